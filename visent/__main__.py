@@ -1,0 +1,5 @@
+import sys
+
+from visent.cli import main
+
+sys.exit(main())

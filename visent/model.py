@@ -1,0 +1,142 @@
+"""The attention model of the paper and the variants that test it.
+
+``AttributeAttention`` holds the parameters of eqs. (1), (2) and (6) as ``nn.Linear`` modules and
+calls the pure functions of ``visent.equations`` in the paper's order. The variants differ only in
+where the attention query comes from (see ``VARIANTS``), so every comparison in the reproduction
+report changes one thing at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from visent.equations import (
+    eq1_encode_regions,
+    eq2_encode_attribute,
+    eq3_pool,
+    eq4_scores,
+    eq5_normalise,
+    eq6_classify,
+)
+
+QUERIES = ("attribute", "learned", "none")
+
+
+class AttributeAttention(nn.Module):
+    """Attribute-guided attention over the 196 conv5_3 regions (eqs. 1-6).
+
+    Args:
+        region_dim: channels of a region vector ``V_i`` (512 for VGG-16 conv5_3).
+        word_dim: size of the attribute's word vector ``a`` (50 for GloVe 6B 50d).
+        hidden_dim: size of the joint space of ``vE`` and ``aE``.
+        num_classes: 2 for binary sentiment.
+        query: ``"attribute"`` (the paper: ``a`` is given per image), ``"learned"`` (one learned
+            vector stands in for ``a``: image-only attention) or ``"none"`` (uniform weights: the
+            whole-image average, the paper's baseline).
+    """
+
+    def __init__(
+        self,
+        region_dim: int = 512,
+        word_dim: int = 50,
+        hidden_dim: int = 512,
+        num_classes: int = 2,
+        query: str = "attribute",
+    ) -> None:
+        super().__init__()
+        if query not in QUERIES:
+            raise ValueError(f"query must be one of {QUERIES}, got {query!r}")
+        self.query = query
+        self.encode_regions = nn.Linear(region_dim, hidden_dim)  # eq. (1): W_v, b_v
+        self.encode_attribute = nn.Linear(word_dim, hidden_dim)  # eq. (2): W_a, b_a
+        self.classifier = nn.Linear(hidden_dim, num_classes)  # eq. (6): W_s, b_s
+        if query == "learned":
+            # Scaled like a GloVe 50d vector (norm ~5), so aE starts alive rather than all-zero.
+            self.learned_a = nn.Parameter(torch.randn(word_dim) * 0.7)
+
+    def forward(
+        self, V: Tensor, a: Tensor | None = None, return_attention: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """Logits ``(B, num_classes)`` for regions ``V`` ``(B, 196, region_dim)`` and attribute
+        vectors ``a`` ``(B, word_dim)``; with ``return_attention`` also ``o`` ``(B, 196)``."""
+        V = V.to(self.encode_regions.weight.dtype)
+        vE = eq1_encode_regions(V, self.encode_regions.weight, self.encode_regions.bias)  # (B, 196, d)
+        if self.query == "none":
+            o = torch.full(vE.shape[:2], 1.0 / vE.shape[1], dtype=vE.dtype, device=vE.device)
+        else:
+            if self.query == "learned":
+                a = self.learned_a.expand(V.shape[0], -1)
+            elif a is None:
+                raise ValueError("query='attribute' needs the attribute vectors `a` (B, word_dim)")
+            aE = eq2_encode_attribute(
+                a.to(vE.dtype), self.encode_attribute.weight, self.encode_attribute.bias
+            )  # (B, d)
+            o = eq5_normalise(eq4_scores(aE, vE))  # (B, 196)
+        g = eq3_pool(o, vE)  # (B, d)
+        logits = eq6_classify(g, self.classifier.weight, self.classifier.bias)  # (B, C)
+        return (logits, o) if return_attention else logits
+
+
+class AdjectiveOnly(nn.Module):
+    """No image at all: logistic regression on the attribute's word vector.
+
+    The ceiling of the label leak: whatever this scores, the attention model can score by routing
+    the adjective's polarity through its attention weights.
+    """
+
+    def __init__(self, word_dim: int = 50, num_classes: int = 2) -> None:
+        super().__init__()
+        self.classifier = nn.Linear(word_dim, num_classes)
+
+    def forward(
+        self, V: Tensor | None, a: Tensor | None = None, return_attention: bool = False
+    ) -> Tensor | tuple[Tensor, None]:
+        if a is None:
+            raise ValueError("AdjectiveOnly needs the attribute vectors `a` (B, word_dim)")
+        logits = self.classifier(a.to(self.classifier.weight.dtype))
+        return (logits, None) if return_attention else logits
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One row of the reproduction table: which query feeds eq. (2) and whether pixels are used."""
+
+    name: str
+    query: str  # AttributeAttention query, or "adjective-only"
+    attribute_source: str | None  # "truth", "shuffled", "predicted" or None
+    uses_image: bool
+    purpose: str
+
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant("gap", "none", None, True, "whole-image baseline (the paper's 70% row)"),
+        Variant("attention-truth", "attribute", "truth", True, "the paper's model (the 99% row)"),
+        Variant(
+            "attention-shuffled", "attribute", "shuffled", True,
+            "control: a random other adjective as the query",
+        ),
+        Variant(
+            "attention-predicted", "attribute", "predicted", True,
+            "adjective predicted from the image (You et al. 2017), no label leak",
+        ),
+        Variant("attention-learned", "learned", None, True, "image-only attention, one learned query"),
+        Variant("adjective-only", "adjective-only", "truth", False, "no image: the leak's ceiling"),
+    )
+}
+
+
+def build_model(
+    variant: str, *, region_dim: int = 512, word_dim: int = 50, hidden_dim: int = 512
+) -> nn.Module:
+    """The module for a variant name of ``VARIANTS``."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; choose one of {sorted(VARIANTS)}")
+    spec = VARIANTS[variant]
+    if spec.query == "adjective-only":
+        return AdjectiveOnly(word_dim=word_dim)
+    return AttributeAttention(region_dim, word_dim, hidden_dim, query=spec.query)

@@ -1,0 +1,232 @@
+"""One run end to end: dataset -> splits -> feature cache -> attention queries -> training -> result.
+
+Every stage is a library call that the notebooks also make one at a time; ``run`` chains them for
+the CLI and papermill sweeps and writes the result file.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from visent.backbone import Weights, get_weights
+from visent.config import RunConfig
+from visent.data.layouts import load_dataset
+from visent.data.splits import assign_splits
+from visent.data.table import Dataset
+from visent.embeddings import OOVError, WordVectors, load_glove
+from visent.evaluate import classification_metrics, localisation_metrics
+from visent.features import FeatureCache, extract_features
+from visent.model import VARIANTS, build_model
+from visent.results import env_info, write_result
+from visent.train import TrainData, TrainOutcome, fit, predict
+
+SPLIT_NAMES = ("train", "val", "test")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device='cuda' was asked for but torch sees no CUDA device; use --device cpu or auto")
+    return torch.device(name)
+
+
+def load_data(config: RunConfig) -> Dataset:
+    """The dataset of ``config`` with a ``split`` column (a manifest's own split column wins)."""
+    options: dict = {}
+    if config.dataset == "vso":
+        if not config.ontology:
+            raise ValueError("the vso layout needs --ontology PATH (VSO 3244ANPs.txt or MVSO csv)")
+        options["ontology"] = config.ontology
+    if config.dataset in ("vso", "manifest") and config.regions:
+        options["regions"] = config.regions
+    if config.dataset == "twitter":
+        options["subset"] = config.twitter_subset
+    dataset = load_dataset(config.dataset, config.data_root, **options)
+    samples = dataset.samples
+    if "split" not in samples or samples["split"].isna().any():
+        samples["split"] = assign_splits(samples, scheme=config.split, seed=config.split_seed)
+    return dataset
+
+
+def split_rows(dataset: Dataset, cache: FeatureCache, keep: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Dataset rows per split, leaving out unreadable images (and rows outside ``keep``)."""
+    usable = np.ones(len(dataset.samples), dtype=bool)
+    usable[list(cache.failed)] = False
+    if keep is not None:
+        usable &= keep
+    split = dataset.samples["split"].to_numpy()
+    rows = {name: np.nonzero(usable & (split == name))[0] for name in SPLIT_NAMES}
+    for name in ("train", "test"):
+        if len(rows[name]) == 0:
+            raise ValueError(f"the {name} split of {dataset.root} is empty after removing unreadable images")
+    return rows
+
+
+def attribute_queries(
+    dataset: Dataset, variant: str, vectors: WordVectors, oov: str, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``a`` of eq. (2) for every row, and a mask of rows that have one.
+
+    ``truth`` and ``adjective-only`` use the row's own adjective; ``shuffled`` gives every image a
+    uniformly random *other* adjective of the dataset, fixed for the run. (A per-adjective
+    permutation would keep the adjective's identity, and so the leak, intact.)
+    """
+    attrs = dataset.samples["attribute"].to_numpy(dtype=object)
+    if any(a is None or (isinstance(a, float) and np.isnan(a)) for a in attrs):
+        raise ValueError(f"variant {variant!r} needs an adjective for every image; {dataset.root} has images without one")
+    vocab = sorted(set(attrs.tolist()))
+    missing = [w for w in vocab if w not in vectors]
+    if missing and oov == "error":
+        raise OOVError(
+            f"adjectives {missing} are not in the GloVe vocabulary of {vectors.source}; "
+            "pass --oov skip to leave their images out (they are reported), or other vectors with --glove"
+        )
+    for word in missing:
+        n = int((attrs == word).sum())
+        dataset.report.add(word, f"adjective not in GloVe ({vectors.source}): {n} images skipped")
+    known = [w for w in vocab if w in vectors]
+    table = {w: vectors[w] for w in known}
+    keep = np.array([a in table for a in attrs])
+    if VARIANTS[variant].attribute_source == "shuffled":
+        if len(known) < 2:
+            raise ValueError("attention-shuffled needs at least two adjectives")
+        rng = np.random.default_rng([seed, 17])
+        index = {w: i for i, w in enumerate(known)}
+        own = np.array([index.get(a, 0) for a in attrs])
+        other = (own + rng.integers(1, len(known), size=len(attrs))) % len(known)  # never the own one
+        chosen = [known[i] for i in other]
+    else:
+        chosen = attrs
+    dim = vectors.dim
+    queries = np.stack([table[w] if k else np.zeros(dim, np.float32) for w, k in zip(chosen, keep)]).astype(np.float32)
+    return queries, keep
+
+
+@dataclass
+class Prepared:
+    dataset: Dataset
+    weights: Weights
+    cache: FeatureCache
+    data: TrainData
+    vectors: WordVectors | None
+
+
+def prepare(config: RunConfig, device: torch.device, progress: bool = True) -> Prepared:
+    """Dataset, splits, feature cache and queries for ``config``, with stage timings in the dataset's meta."""
+    t0 = time.perf_counter()
+    dataset = load_data(config)
+    dataset.meta.setdefault("timing", {})["index_s"] = time.perf_counter() - t0
+    weights = get_weights(config.weights)
+    cache = extract_features(
+        dataset, weights, config.cache_dir,
+        batch_size=config.extract_batch_size, num_workers=config.num_workers,
+        device=device, amp=device.type == "cuda" and config.amp != "off", progress=progress,
+    )
+    for row, reason in sorted(cache.failed.items()):
+        dataset.report.add(dataset.samples["path"].iat[row], reason)
+    spec = VARIANTS[config.variant]
+    vectors, queries, keep = None, None, None
+    if spec.attribute_source in ("truth", "shuffled"):
+        vectors = load_glove(config.glove)
+        queries, keep = attribute_queries(dataset, config.variant, vectors, config.oov, config.seed)
+    elif spec.attribute_source == "predicted":
+        raise NotImplementedError("attention-predicted needs the attribute detector (visent.detector)")
+    labels = dataset.samples["label"].to_numpy().astype(np.int64)
+    data = TrainData(cache, labels, split_rows(dataset, cache, keep), queries)
+    return Prepared(dataset, weights, cache, data, vectors)
+
+
+def evaluate_split(model, prepared: Prepared, split: str, device: torch.device, amp: str) -> tuple[dict, np.ndarray | None]:
+    rows = prepared.data.rows[split]
+    probs, o = predict(model, prepared.data, rows, device, amp)
+    samples = prepared.dataset.samples.iloc[rows]
+    attrs = samples["attribute"].to_numpy(dtype=object) if samples["attribute"].notna().all() else None
+    metrics = classification_metrics(prepared.data.labels[rows], probs.argmax(1), attrs)
+    metrics |= localisation_metrics(o, samples[["x0", "y0", "x1", "y1"]].to_numpy(dtype=np.float64))
+    return metrics, o
+
+
+def run(config: RunConfig, progress: bool = True, write: bool = True) -> dict:
+    """Train and evaluate one variant; write and return its result dict."""
+    t_start = time.perf_counter()
+    device = resolve_device(config.device)
+    prepared = prepare(config, device, progress)
+    torch.manual_seed(config.seed)
+    word_dim = prepared.vectors.dim if prepared.vectors else 50
+    model = build_model(config.variant, word_dim=word_dim, hidden_dim=config.hidden_dim)
+    ckpt = Path(config.checkpoint_dir) / f"{config.run_id}.pt"
+    outcome: TrainOutcome = fit(model, prepared.data, config, device, ckpt, progress)
+    model.load_state_dict(outcome.best_state)
+    test, _ = evaluate_split(model, prepared, "test", device, config.amp)
+    val, _ = evaluate_split(model, prepared, "val", device, config.amp) if len(prepared.data.rows["val"]) else ({}, None)
+    result = build_result(config, prepared, outcome, test, val, device, time.perf_counter() - t_start)
+    if write:
+        result["path"] = str(write_result(result, config.results_dir))
+    return result
+
+
+def build_result(config, prepared: Prepared, outcome: TrainOutcome, test: dict, val: dict, device, total_s: float) -> dict:
+    ds = prepared.dataset
+    labels = ds.samples["label"].to_numpy()
+    timing = dict(ds.meta.get("timing", {}))
+    timing |= {"train_s": outcome.seconds, "train_images_per_s": outcome.images_per_s, "total_s": total_s}
+    if timing.get("extract_s"):
+        timing["extract_images_per_s"] = timing["extract_images"] / timing["extract_s"]
+    metrics = {
+        "test_accuracy": test["accuracy"],
+        "test_balanced_accuracy": test["balanced_accuracy"],
+        "val_accuracy": val.get("accuracy"),
+        "val_balanced_accuracy": val.get("balanced_accuracy"),
+        "test": test,
+        "attention_in_region": test.get("attention_in_region"),
+        "pointing_game": test.get("pointing_game"),
+        "region_share": test.get("region_share"),
+    }
+    return {
+        "run_id": config.run_id,
+        "variant": config.variant,
+        "purpose": VARIANTS[config.variant].purpose,
+        "config": config.to_dict(),
+        "dataset": {
+            "name": ds.name,
+            "root": str(ds.root),
+            "fingerprint": ds.fingerprint(),
+            **{f"n_{s}": int(len(prepared.data.rows[s])) for s in SPLIT_NAMES},
+            "class_balance": {"negative": int((labels == 0).sum()), "positive": int((labels == 1).sum())},
+            "n_attributes": int(ds.samples["attribute"].nunique()),
+            "report": ds.report.to_dict(),
+            "meta": {k: v for k, v in ds.meta.items() if k != "timing"},
+        },
+        "backbone": {"weights": prepared.weights.describe(), "transform": prepared.weights.transform.describe(),
+                     "cache": str(prepared.cache.root)},
+        "embeddings": prepared.vectors.describe() if prepared.vectors else None,
+        "training": {
+            "epochs": outcome.epochs, "best_epoch": outcome.best_epoch, "stopped": outcome.stopped,
+            "history": outcome.history,
+        },
+        "metrics": metrics,
+        "timing": timing,
+        "env": env_info(str(device)),
+    }
+
+
+def evaluate_checkpoint(path: str | Path, split: str = "test", progress: bool = True) -> dict:
+    """Metrics of the best state in a checkpoint written by ``fit``, on the config's own data."""
+    from visent.train import load_checkpoint
+
+    state = load_checkpoint(path)
+    config = RunConfig.from_dict(state["config"])
+    device = resolve_device(config.device)
+    prepared = prepare(config, device, progress)
+    word_dim = prepared.vectors.dim if prepared.vectors else 50
+    model = build_model(config.variant, word_dim=word_dim, hidden_dim=config.hidden_dim)
+    model.load_state_dict(state["best_state"])
+    model.to(device)
+    metrics, _ = evaluate_split(model, prepared, split, device, config.amp)
+    return {"run_id": config.run_id, "split": split, "best_epoch": state["best_epoch"], **metrics}

@@ -1,0 +1,206 @@
+"""Training with the paper's schedule: SGD, fixed iterations per epoch, early stopping on val loss.
+
+``fit`` is deterministic for a seed on a given machine: the batches of epoch ``e`` come from a
+generator seeded with ``(seed, e)``, so a run resumed from its checkpoint after epoch ``e`` draws
+exactly the batches it would have drawn without the interruption.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from visent.config import RunConfig
+from visent.features import FeatureCache
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the message says where and what to change."""
+
+
+@dataclass
+class TrainData:
+    """What the head trains on: cached regions, labels and the per-row attention query vectors."""
+
+    cache: FeatureCache
+    labels: np.ndarray  # (N,) int64, indexed by dataset row
+    rows: dict[str, np.ndarray]  # "train" / "val" / "test" -> dataset rows
+    queries: np.ndarray | None = None  # (N, word_dim) float32: the `a` of eq. (2) for each row
+
+    def batch(self, rows: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        V = self.cache.regions(rows).to(device, non_blocking=True)  # (B, 196, 512) fp16
+        a = None if self.queries is None else torch.from_numpy(self.queries[rows]).to(device)
+        y = torch.from_numpy(self.labels[rows]).to(device)
+        return V, a, y
+
+
+@dataclass
+class TrainOutcome:
+    best_state: dict
+    best_epoch: int
+    epochs: int
+    stopped: str  # "early-stopping" or "max-epochs"
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    images_per_s: float = 0.0
+
+
+def epoch_batches(train_rows: np.ndarray, seed: int, epoch: int, iterations: int, batch_size: int) -> np.ndarray:
+    """``(iterations, batch_size)`` dataset rows for one epoch: shuffled passes, drawn without
+    replacement within a pass, as many passes as the fixed number of iterations needs."""
+    rng = np.random.default_rng([seed, epoch])
+    need = iterations * batch_size
+    passes = [rng.permutation(train_rows) for _ in range(math.ceil(need / len(train_rows)))]
+    return np.concatenate(passes)[:need].reshape(iterations, batch_size)
+
+
+def autocast_for(device: torch.device, amp: str):
+    enabled = amp == "bf16" or (amp == "auto" and device.type == "cuda")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module, data: TrainData, rows: np.ndarray, device: torch.device, amp: str = "off", batch_size: int = 256
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Class probabilities ``(n, C)`` and attention ``(n, 196)`` (None without attention)."""
+    model.eval()
+    probs, attn = [], []
+    for start in range(0, len(rows), batch_size):
+        V, a, _ = data.batch(rows[start : start + batch_size], device)
+        with autocast_for(device, amp):
+            logits, o = model(V, a, return_attention=True)
+        probs.append(logits.float().softmax(-1).cpu().numpy())
+        if o is not None:
+            attn.append(o.float().cpu().numpy())
+    n_classes = 2
+    return (
+        np.concatenate(probs) if probs else np.zeros((0, n_classes)),
+        np.concatenate(attn) if attn else None,
+    )
+
+
+def _val_loss(model: nn.Module, data: TrainData, device: torch.device, amp: str) -> tuple[float, float]:
+    rows = data.rows["val"]
+    probs, _ = predict(model, data, rows, device, amp)
+    y = data.labels[rows]
+    p_true = np.clip(probs[np.arange(len(y)), y], 1e-12, 1.0)
+    return float(-np.log(p_true).mean()), float((probs.argmax(1) == y).mean())
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """A checkpoint written by ``fit``; loads with ``weights_only=True`` (no code is unpickled)."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def fit(
+    model: nn.Module,
+    data: TrainData,
+    config: RunConfig,
+    device: torch.device,
+    checkpoint: str | Path | None = None,
+    progress: bool = True,
+) -> TrainOutcome:
+    """Train ``model`` with SGD on ``data.rows['train']``; keep the state of the best val loss.
+
+    When ``checkpoint`` exists and was written with the same config, training resumes after its
+    last finished epoch. A NaN or infinite loss raises ``TrainingDiverged``.
+    """
+    model.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum)
+    history: list[dict] = []
+    best = {"loss": math.inf, "epoch": -1, "state": None}
+    start_epoch, bad_epochs, seconds = 0, 0, 0.0
+    ckpt_path = Path(checkpoint) if checkpoint else None
+    if ckpt_path and ckpt_path.exists():
+        state = load_checkpoint(ckpt_path)
+        if state["config"] == config.to_dict():
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            history, bad_epochs, seconds = state["history"], state["bad_epochs"], state["seconds"]
+            best = {"loss": state["best_loss"], "epoch": state["best_epoch"], "state": state["best_state"]}
+            start_epoch = state["epoch"] + 1
+
+    train_rows = data.rows["train"]
+    stopped = "max-epochs"
+    for epoch in range(start_epoch, config.max_epochs):
+        if bad_epochs >= config.patience:
+            stopped = "early-stopping"
+            break
+        model.train()
+        t0 = time.perf_counter()
+        batches = epoch_batches(train_rows, config.seed, epoch, config.iterations_per_epoch, config.batch_size)
+        running = 0.0
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.max_epochs}", unit="it", disable=not progress, leave=False)
+        for it, rows in enumerate(bar):
+            V, a, y = data.batch(np.sort(rows), device)
+            with autocast_for(device, config.amp):
+                logits = model(V, a)
+            loss = F.cross_entropy(logits.float(), y)
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(
+                    f"loss is {loss.item()} at epoch {epoch + 1}, iteration {it + 1} (lr={config.lr}); "
+                    "lower --lr or check the features for NaN values"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            running += loss.item()
+        seconds += time.perf_counter() - t0
+        val_loss, val_acc = _val_loss(model, data, device, config.amp)
+        history.append(
+            {"epoch": epoch + 1, "train_loss": running / len(batches), "val_loss": val_loss, "val_accuracy": val_acc}
+        )
+        if val_loss < best["loss"]:
+            best = {"loss": val_loss, "epoch": epoch + 1, "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+            bad_epochs = 0
+        else:
+            bad_epochs += 1
+        if progress:
+            tqdm.write(f"epoch {epoch + 1}: train loss {history[-1]['train_loss']:.4f}  val loss {val_loss:.4f}  val acc {val_acc:.3f}")
+        if ckpt_path:
+            _save_checkpoint(
+                ckpt_path,
+                {
+                    "config": config.to_dict(),
+                    "epoch": epoch,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "best_state": best["state"],
+                    "best_loss": best["loss"],
+                    "best_epoch": best["epoch"],
+                    "bad_epochs": bad_epochs,
+                    "history": history,
+                    "seconds": seconds,
+                },
+            )
+    else:
+        if bad_epochs >= config.patience:
+            stopped = "early-stopping"
+    seen = len(history) * config.iterations_per_epoch * config.batch_size
+    return TrainOutcome(
+        best_state=best["state"],
+        best_epoch=best["epoch"],
+        epochs=len(history),
+        stopped=stopped,
+        history=history,
+        seconds=seconds,
+        images_per_s=seen / seconds if seconds else 0.0,
+    )
