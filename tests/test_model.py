@@ -1,0 +1,71 @@
+"""The public model API and the variants."""
+
+import pytest
+import torch
+
+from visent.model import VARIANTS, AdjectiveOnly, AttributeAttention, build_model
+
+
+def test_attribute_attention_public_api_shapes():
+    model = AttributeAttention(region_dim=512, word_dim=50, hidden_dim=512, num_classes=2)
+    assert isinstance(model.encode_regions, torch.nn.Linear)
+    assert isinstance(model.encode_attribute, torch.nn.Linear)
+    assert isinstance(model.classifier, torch.nn.Linear)
+    V, a = torch.rand(3, 196, 512), torch.randn(3, 50)
+    assert model(V, a).shape == (3, 2)
+    logits, o = model(V, a, return_attention=True)
+    assert logits.shape == (3, 2) and o.shape == (3, 196)
+    assert torch.allclose(o.sum(-1), torch.ones(3), atol=1e-5)
+    assert (o >= 0).all()
+
+
+def test_forward_accepts_fp16_regions_from_the_cache():
+    model = AttributeAttention(region_dim=8, word_dim=4, hidden_dim=6)
+    V = torch.rand(2, 196, 8)
+    a = torch.randn(2, 4)
+    assert torch.allclose(model(V.half(), a), model(V.half().float(), a))
+
+
+def test_attention_depends_on_the_attribute():
+    torch.manual_seed(0)
+    model = AttributeAttention(region_dim=16, word_dim=4, hidden_dim=8)
+    V = torch.rand(1, 196, 16)
+    _, o1 = model(V, torch.randn(1, 4), return_attention=True)
+    _, o2 = model(V, torch.randn(1, 4), return_attention=True)
+    assert not torch.allclose(o1, o2)
+
+
+def test_gap_variant_attends_uniformly_and_ignores_the_attribute():
+    model = build_model("gap", region_dim=16, word_dim=4, hidden_dim=8)
+    V = torch.rand(2, 196, 16)
+    logits, o = model(V, None, return_attention=True)
+    assert torch.allclose(o, torch.full((2, 196), 1 / 196))
+    vE = torch.relu(model.encode_regions(V))
+    assert torch.allclose(logits, model.classifier(vE.mean(1)), atol=1e-6)
+
+
+def test_learned_variant_needs_no_attribute_and_learns_its_query():
+    model = build_model("attention-learned", region_dim=16, word_dim=4, hidden_dim=8)
+    logits = model(torch.rand(2, 196, 16))
+    logits.sum().backward()
+    assert model.learned_a.grad is not None and model.learned_a.grad.abs().sum() > 0
+
+
+def test_attribute_variant_without_attribute_is_a_clear_error():
+    with pytest.raises(ValueError, match="needs the attribute vectors"):
+        AttributeAttention(region_dim=16, word_dim=4, hidden_dim=8)(torch.rand(1, 196, 16))
+
+
+def test_adjective_only_is_logistic_regression_on_the_word_vector():
+    model = build_model("adjective-only", word_dim=4)
+    assert isinstance(model, AdjectiveOnly)
+    a = torch.randn(3, 4)
+    logits, o = model(None, a, return_attention=True)
+    assert o is None
+    assert torch.allclose(logits, a @ model.classifier.weight.T + model.classifier.bias)
+
+
+def test_every_variant_is_described_and_unknown_names_list_the_choices():
+    assert set(VARIANTS) == {"gap", "attention-truth", "attention-shuffled", "attention-predicted", "attention-learned", "adjective-only"}
+    with pytest.raises(ValueError, match="choose one of"):
+        build_model("attention-magic")
