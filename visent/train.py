@@ -12,6 +12,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,7 +21,9 @@ from torch import nn
 from tqdm import tqdm
 
 from visent.config import RunConfig
-from visent.features import FeatureCache
+
+if TYPE_CHECKING:
+    from visent.features import FeatureCache
 
 
 class TrainingDiverged(RuntimeError):
