@@ -15,8 +15,9 @@ from pathlib import Path
 
 from visent.config import ConfigError, RunConfig, add_config_arguments, config_from_args
 
-# Variants `visent run` trains when none are named; attention-predicted needs the detector.
-DEFAULT_RUN_VARIANTS = ("gap", "attention-learned", "attention-truth", "attention-shuffled", "adjective-only")
+DEFAULT_RUN_VARIANTS = (
+    "gap", "attention-learned", "attention-truth", "attention-shuffled", "attention-predicted", "adjective-only",
+)
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:

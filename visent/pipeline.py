@@ -18,6 +18,7 @@ from visent.config import RunConfig
 from visent.data.layouts import load_dataset
 from visent.data.splits import assign_splits
 from visent.data.table import Dataset
+from visent.detector import AttributeDetector, fit_detector, pooled_features, topk_accuracy
 from visent.embeddings import OOVError, WordVectors, load_glove
 from visent.evaluate import classification_metrics, localisation_metrics
 from visent.features import FeatureCache, extract_features
@@ -135,11 +136,48 @@ def prepare(config: RunConfig, device: torch.device, progress: bool = True) -> P
     if spec.attribute_source in ("truth", "shuffled"):
         vectors = load_glove(config.glove)
         queries, keep = attribute_queries(dataset, config.variant, vectors, config.oov, config.seed)
-    elif spec.attribute_source == "predicted":
-        raise NotImplementedError("attention-predicted needs the attribute detector (visent.detector)")
     labels = dataset.samples["label"].to_numpy().astype(np.int64)
     data = TrainData(cache, labels, split_rows(dataset, cache, keep), queries)
+    if spec.attribute_source == "predicted":
+        vectors = load_glove(config.glove)
+        data.queries = predicted_queries(config, dataset, data, vectors)
     return Prepared(dataset, weights, cache, data, vectors)
+
+
+def predicted_queries(config: RunConfig, dataset: Dataset, data: TrainData, vectors: WordVectors) -> np.ndarray:
+    """Eq. (2) inputs from the attribute detector, fitted on the training split only (or loaded)."""
+    n = len(dataset.samples)
+    all_rows = np.arange(n)
+    pooled = pooled_features(data.cache, all_rows)  # (N, 512)
+    attrs = dataset.samples["attribute"].to_numpy(dtype=object)
+    if config.detector:
+        detector = AttributeDetector.load(config.detector)
+    elif dataset.samples["attribute"].notna().all():
+        train = data.rows["train"]
+        detector = fit_detector(pooled[train], attrs[train], seed=config.seed)
+        path = Path(config.checkpoint_dir) / f"{config.run_id}-detector.pt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        detector.save(path)
+        dataset.meta["detector_path"] = str(path)
+    else:
+        raise ValueError(
+            f"attention-predicted on {dataset.root} needs --detector PATH: the dataset has no adjectives to "
+            "train one; a run of attention-predicted on vso or synthetic data saves one in --checkpoint-dir"
+        )
+    missing = [w for w in detector.vocabulary if w not in vectors]
+    if missing:
+        raise OOVError(f"the detector's adjectives {missing} are not in {vectors.source}")
+    if dataset.samples["attribute"].notna().all():
+        probs = detector.probabilities(pooled)
+        dataset.meta["detector"] = {
+            "n_adjectives": len(detector.vocabulary),
+            "query": config.detector_query,
+            **{
+                f"{split}_top{k}": topk_accuracy(probs[data.rows[split]], detector.vocabulary, attrs[data.rows[split]], k)
+                for split in ("train", "test") for k in (1, 5)
+            },
+        }
+    return detector.queries(pooled, vectors, soft=config.detector_query == "soft")
 
 
 def evaluate_split(model, prepared: Prepared, split: str, device: torch.device, amp: str) -> tuple[dict, np.ndarray | None]:
@@ -188,6 +226,8 @@ def build_result(config, prepared: Prepared, outcome: TrainOutcome, test: dict, 
         "pointing_game": test.get("pointing_game"),
         "region_share": test.get("region_share"),
     }
+    if "detector" in ds.meta:
+        metrics["detector"] = ds.meta["detector"]
     return {
         "run_id": config.run_id,
         "variant": config.variant,
@@ -201,7 +241,7 @@ def build_result(config, prepared: Prepared, outcome: TrainOutcome, test: dict, 
             "class_balance": {"negative": int((labels == 0).sum()), "positive": int((labels == 1).sum())},
             "n_attributes": int(ds.samples["attribute"].nunique()),
             "report": ds.report.to_dict(),
-            "meta": {k: v for k, v in ds.meta.items() if k != "timing"},
+            "meta": {k: v for k, v in ds.meta.items() if k not in ("timing", "detector")},
         },
         "backbone": {"weights": prepared.weights.describe(), "transform": prepared.weights.transform.describe(),
                      "cache": str(prepared.cache.root)},
