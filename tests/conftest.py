@@ -1,0 +1,95 @@
+"""Shared fixtures: the read-only research data in ``../shared/data`` and small real photos.
+
+The photos are scikit-image's bundled public-domain / CC0 images, so tests need no network
+and commit no image files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+#: scikit-image's CC0 photographs used as fixtures ("camera" is grayscale).
+PHOTO_NAMES: tuple[str, ...] = ("chelsea", "coffee", "astronaut", "rocket", "camera")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``: the VSO and MVSO ontologies (read-only, never copied)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"research data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def vso_ontology(shared_data: Path) -> Path:
+    """The VSO ontology file ``3244ANPs.txt``."""
+    return shared_data / "vso" / "3244ANPs.txt"
+
+
+@pytest.fixture(scope="session")
+def mvso_ontology(shared_data: Path) -> Path:
+    """The MVSO English ``anp,score`` CSV."""
+    return shared_data / "mvso" / "mvso_sentiment_english.csv"
+
+
+@pytest.fixture(scope="session")
+def photos() -> dict[str, np.ndarray]:
+    """name -> uint8 pixel array of the CC0 photos (RGB, or 2-D for grayscale ``camera``)."""
+    from skimage import data
+
+    return {name: getattr(data, name)() for name in PHOTO_NAMES}
+
+
+PhotoWriter = Callable[..., Path]
+
+
+@pytest.fixture
+def write_photo(photos: dict[str, np.ndarray]) -> PhotoWriter:
+    """``write_photo(path, name="chelsea", size=None)``: save a photo (format from the suffix).
+
+    ``size`` (width, height) shrinks it first, which keeps trees of many files fast.
+    """
+
+    def write(path: Path, name: str = "chelsea", size: tuple[int, int] | None = None) -> Path:
+        img = Image.fromarray(photos[name])
+        if size is not None:
+            img = img.resize(size)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        img.save(path)
+        return path
+
+    return write
+
+
+TreeMaker = Callable[[Path, Mapping[str, Sequence[str]]], Path]
+
+
+@pytest.fixture
+def make_tree(write_photo: PhotoWriter) -> TreeMaker:
+    """``make_tree(root, {"folder": ["a.jpg", "b.png"], ...})``: folders of small photos.
+
+    Image files cycle through the CC0 photos (so different names hold different content);
+    names with other extensions are written as short text files.
+    """
+
+    def make(root: Path, folders: Mapping[str, Sequence[str]]) -> Path:
+        counter = 0
+        for folder, names in folders.items():
+            (root / folder).mkdir(parents=True, exist_ok=True)
+            for file_name in names:
+                path = root / folder / file_name
+                if path.suffix.lower() in {".jpg", ".jpeg", ".png"}:
+                    write_photo(path, PHOTO_NAMES[counter % len(PHOTO_NAMES)], size=(48 + counter, 32))
+                    counter += 1
+                else:
+                    path.write_text("not an image\n")
+        return root
+
+    return make
