@@ -1,0 +1,90 @@
+"""The conv5_3 feature cache: no-op reruns, resume, atomic shards, foreign and truncated shards,
+unreadable images kept as reported rows."""
+
+import json
+
+import numpy as np
+import pytest
+
+from visent.backbone import VGG16Conv53, get_weights, to_regions
+from visent.data.layouts import load_dataset
+from visent.features import CacheError, FeatureCache, extract_features
+
+
+@pytest.fixture
+def dataset(tmp_path, make_tree):
+    root = make_tree(tmp_path / "ds", {"positive": ["a.jpg", "b.jpg", "c.png"], "negative": ["d.jpg", "e.jpg"]})
+    (root / "negative" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    (root / "negative" / "empty.jpg").write_bytes(b"")
+    return load_dataset("folders", root)
+
+
+@pytest.fixture(scope="module")
+def weights():
+    return get_weights("random")
+
+
+def extract(dataset, weights, cache_dir, **kw):
+    return extract_features(dataset, weights, cache_dir, batch_size=3, shard_size=3, progress=False, **kw)
+
+
+def test_cache_holds_the_backbone_regions_of_every_row(dataset, weights, tmp_path):
+    cache = extract(dataset, weights, tmp_path / "cache")
+    assert len(cache) == len(dataset.samples) == 7
+    row = int(np.nonzero(dataset.samples["path"].to_numpy() == "positive/a.jpg")[0][0])
+    from visent.data.images import load_image
+
+    x = weights.transform(load_image(dataset.root / "positive/a.jpg"))[None]
+    expected = to_regions(VGG16Conv53(weights)(x)).numpy()[0]
+    got = cache.regions(np.array([row])).numpy()[0].astype(np.float32)
+    assert got.shape == (196, 512)
+    assert np.allclose(got, expected, rtol=1e-2, atol=1e-2 * np.abs(expected).max())
+
+
+def test_unreadable_images_keep_their_row_and_are_listed_with_the_reason(dataset, weights, tmp_path):
+    cache = extract(dataset, weights, tmp_path / "cache")
+    failed = {dataset.samples["path"].iat[r]: reason for r, reason in cache.failed.items()}
+    assert set(failed) == {"negative/broken.jpg", "negative/empty.jpg"}
+    assert all(failed.values())
+    rows = sorted(cache.failed)
+    assert not cache.regions(np.array(rows)).any()
+
+
+def test_second_extraction_of_the_same_inputs_is_a_no_op(dataset, weights, tmp_path):
+    first = extract(dataset, weights, tmp_path / "cache")
+    stamp = {p.name: p.stat().st_mtime_ns for p in first.root.iterdir()}
+    again = extract(dataset, weights, tmp_path / "cache")
+    assert again.root == first.root
+    assert {p.name: p.stat().st_mtime_ns for p in again.root.iterdir()} == stamp
+
+
+def test_interrupted_extraction_resumes_from_finished_shards(dataset, weights, tmp_path):
+    cache = extract(dataset, weights, tmp_path / "cache")
+    reference = cache.regions(np.arange(len(cache))).numpy()
+    (cache.root / "manifest.json").unlink()  # as if the run died before the end
+    (cache.root / "shard-00000003-00000006.npy").unlink()
+    kept = (cache.root / "shard-00000000-00000003.npy").stat().st_mtime_ns
+    resumed = extract(dataset, weights, tmp_path / "cache")
+    assert (resumed.root / "shard-00000000-00000003.npy").stat().st_mtime_ns == kept
+    assert np.array_equal(resumed.regions(np.arange(len(resumed))).numpy(), reference)
+
+
+def test_truncated_or_foreign_shards_are_detected_and_recomputed(dataset, weights, tmp_path):
+    cache = extract(dataset, weights, tmp_path / "cache")
+    reference = cache.regions(np.arange(len(cache))).numpy()
+    (cache.root / "manifest.json").unlink()
+    shard = cache.root / "shard-00000000-00000003.npy"
+    shard.write_bytes(shard.read_bytes()[:1000])
+    side = cache.root / "shard-00000003-00000006.json"
+    meta = json.loads(side.read_text())
+    side.write_text(json.dumps(meta | {"dataset_fingerprint": "someone-else"}))
+    resumed = extract(dataset, weights, tmp_path / "cache")
+    assert np.array_equal(resumed.regions(np.arange(len(resumed))).numpy(), reference)
+    reasons = " ".join(p.reason + p.detail for p in dataset.report.problems)
+    assert "unreadable" in reasons or "truncated" in reasons
+    assert "another dataset" in reasons
+
+
+def test_opening_an_unfinished_cache_says_how_to_finish_it(tmp_path):
+    with pytest.raises(CacheError, match="visent extract"):
+        FeatureCache.open(tmp_path)
