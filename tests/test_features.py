@@ -8,7 +8,7 @@ import pytest
 
 from visent.backbone import VGG16Conv53, get_weights, to_regions
 from visent.data.layouts import load_dataset
-from visent.features import CacheError, FeatureCache, extract_features
+from visent.features import CacheError, FeatureCache, extract_features, features_fingerprint, write_array_cache
 
 
 @pytest.fixture
@@ -88,3 +88,19 @@ def test_truncated_or_foreign_shards_are_detected_and_recomputed(dataset, weight
 def test_opening_an_unfinished_cache_says_how_to_finish_it(tmp_path):
     with pytest.raises(CacheError, match="visent extract"):
         FeatureCache.open(tmp_path)
+
+
+def test_array_cache_round_trips_rows_across_shards(tmp_path):
+    rng = np.random.default_rng(0)
+    feats = rng.random((7, 196, 512)).astype(np.float16)
+    cache = write_array_cache(tmp_path / "c", (feats[i : i + 2] for i in range(0, 7, 2)), 7, {"dataset_fingerprint": "x", "weights": "w"}, shard_size=3)
+    assert len(cache.manifest["shards"]) == 3
+    rows = np.array([6, 0, 3, 3])
+    assert np.array_equal(cache.regions(rows).numpy(), feats[rows])
+
+
+def test_labels_and_splits_do_not_change_the_cache_key(dataset):
+    before = features_fingerprint(dataset)
+    dataset.samples["split"] = "train"
+    dataset.samples["label"] = 1 - dataset.samples["label"]
+    assert features_fingerprint(dataset) == before

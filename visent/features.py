@@ -15,6 +15,7 @@ the cache is always row ``i`` of the dataset; they are listed in ``failed`` and 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -110,9 +111,25 @@ class FeatureCache:
         return torch.from_numpy(out)
 
 
-def cache_folder(cache_dir: str | Path, dataset: Dataset, weights: Weights) -> Path:
+def features_fingerprint(dataset: Dataset) -> str:
+    """sha256 over what determines the features: each row's file (path, size, mtime) and its
+    augmentation index, in row order. Labels, splits and attributes are left out, so every
+    variant and split of a dataset shares one cache."""
+    digest = hashlib.sha256()
+    samples = dataset.samples
+    augment = samples["augment"].to_numpy() if "augment" in samples else np.zeros(len(samples), int)
+    stats: dict[str, str] = {}
+    for rel, k in zip(samples["path"].to_numpy(), augment):
+        if rel not in stats:
+            st = (Path(dataset.root) / rel).stat()
+            stats[rel] = f"{st.st_size}:{st.st_mtime_ns}"
+        digest.update(f"{rel}\0{int(k)}\0{stats[rel]}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def cache_folder(cache_dir: str | Path, fingerprint: str, weights: Weights) -> Path:
     safe_weights = re.sub(r"[^A-Za-z0-9._-]+", "_", weights.id)[:60]
-    return Path(cache_dir) / f"{dataset.fingerprint()[:16]}-{safe_weights}"
+    return Path(cache_dir) / f"{fingerprint[:16]}-{safe_weights}"
 
 
 def _shard_name(start: int, stop: int) -> str:
@@ -167,10 +184,11 @@ def extract_features(
     Returns the opened cache when this call finished it, else ``None`` (other ranks).
     """
     weights = get_weights(weights) if isinstance(weights, str) else weights
-    folder = cache_folder(cache_dir, dataset, weights)
+    ident = {"dataset_fingerprint": features_fingerprint(dataset), "weights": weights.id}
+    folder = cache_folder(cache_dir, ident["dataset_fingerprint"], weights)
     if (folder / "manifest.json").exists():
         cache = FeatureCache.open(folder)
-        if cache.manifest["dataset_fingerprint"] == dataset.fingerprint():
+        if cache.manifest["dataset_fingerprint"] == ident["dataset_fingerprint"]:
             return cache
     folder.mkdir(parents=True, exist_ok=True)
     n = len(dataset.samples)
@@ -179,7 +197,7 @@ def extract_features(
     for k, (start, stop) in enumerate(bounds):
         if k % world_size != rank:
             continue
-        ok, why = _valid_shard(folder, _shard_name(start, stop), _owner(dataset, weights, start, stop))
+        ok, why = _valid_shard(folder, _shard_name(start, stop), ident | {"start": start, "stop": stop})
         if not ok:
             if why != "missing":
                 dataset.report.add(str(folder / _shard_name(start, stop)), f"cache shard recomputed: {why}")
@@ -223,7 +241,8 @@ def extract_features(
                         entry["feats"][row - key[0]] = f
                     entry["left"] -= 1
                     if entry["left"] == 0:
-                        _write_shard(folder, dataset, weights, key, pending.pop(key))
+                        entry = pending.pop(key)
+                        _write_shard(folder, ident, key, entry["feats"], entry["failed"])
                 bar.update(len(batch_rows))
         bar.close()
         dataset.meta.setdefault("timing", {})["extract_s"] = time.perf_counter() - t0
@@ -231,42 +250,37 @@ def extract_features(
 
     if world_size > 1 and rank != 0:
         return None
-    return write_manifest(folder, dataset, weights, bounds)
+    return write_manifest(folder, ident, bounds, {
+        "dataset": dataset.name,
+        "weights": weights.describe(),
+        "transform": weights.transform.describe(),
+        "image_size": list(weights.transform.size),
+    })
 
 
-def _owner(dataset: Dataset, weights: Weights, start: int, stop: int) -> dict:
-    return {"dataset_fingerprint": dataset.fingerprint(), "weights": weights.id, "start": start, "stop": stop}
-
-
-def _write_shard(folder: Path, dataset: Dataset, weights: Weights, key: tuple[int, int], entry: dict) -> None:
+def _write_shard(folder: Path, ident: dict, key: tuple[int, int], feats: np.ndarray, failed: list[dict]) -> None:
     start, stop = key
     name = _shard_name(start, stop)
-    _atomic_write_bytes(folder / f"{name}.npy", lambda fh: np.save(fh, entry["feats"]))
-    side = _owner(dataset, weights, start, stop) | {
-        "bytes": (folder / f"{name}.npy").stat().st_size,
-        "failed": entry["failed"],
-    }
+    _atomic_write_bytes(folder / f"{name}.npy", lambda fh: np.save(fh, feats))
+    side = ident | {"start": start, "stop": stop, "bytes": (folder / f"{name}.npy").stat().st_size, "failed": failed}
     _atomic_write_bytes(folder / f"{name}.json", lambda fh: fh.write(json.dumps(side).encode()))
 
 
-def write_manifest(folder: Path, dataset: Dataset, weights: Weights, bounds: list[tuple[int, int]]) -> FeatureCache:
+def write_manifest(folder: Path, ident: dict, bounds: list[tuple[int, int]], about: dict) -> FeatureCache:
     """Check every shard and write ``manifest.json``, which marks the cache finished."""
     shards, failed = [], []
     for start, stop in bounds:
         name = _shard_name(start, stop)
-        ok, why = _valid_shard(folder, name, _owner(dataset, weights, start, stop))
+        ok, why = _valid_shard(folder, name, ident | {"start": start, "stop": stop})
         if not ok:
             raise CacheError(f"{folder / name}.npy is {why}; run `visent extract` again to recompute it")
         failed += json.loads((folder / f"{name}.json").read_text())["failed"]
         shards.append({"file": f"{name}.npy", "start": start, "stop": stop})
     manifest = {
         "format_version": FORMAT_VERSION,
-        "dataset": dataset.name,
-        "dataset_fingerprint": dataset.fingerprint(),
-        "n_samples": len(dataset.samples),
-        "weights": weights.describe(),
-        "transform": weights.transform.describe(),
-        "image_size": list(weights.transform.size),
+        **ident,
+        "n_samples": bounds[-1][1] if bounds else 0,
+        **about,
         "shape": [REGIONS, CHANNELS],
         "dtype": "float16",
         "shards": shards,
@@ -274,3 +288,21 @@ def write_manifest(folder: Path, dataset: Dataset, weights: Weights, bounds: lis
     }
     _atomic_write_bytes(folder / "manifest.json", lambda fh: fh.write(json.dumps(manifest, indent=1).encode()))
     return FeatureCache.open(folder)
+
+
+def write_array_cache(
+    folder: str | Path, chunks, n_samples: int, ident: dict, shard_size: int = DEFAULT_SHARD_SIZE
+) -> FeatureCache:
+    """A cache from precomputed region arrays (``chunks`` yields ``(n, 196, 512)`` blocks in row
+    order), for features computed elsewhere and for benchmarks that must not run the backbone."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    bounds = [(s, min(s + shard_size, n_samples)) for s in range(0, n_samples, shard_size)]
+    buffer = np.zeros((0, REGIONS, CHANNELS), np.float16)
+    it = iter(chunks)
+    for start, stop in bounds:
+        while len(buffer) < stop - start:
+            buffer = np.concatenate([buffer, np.asarray(next(it), dtype=np.float16)])
+        _write_shard(folder, ident, (start, stop), buffer[: stop - start], [])
+        buffer = buffer[stop - start :]
+    return write_manifest(folder, ident, bounds, {"dataset": ident.get("dataset_fingerprint"), "source": "arrays"})
