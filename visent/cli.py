@@ -40,8 +40,12 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     cache = extract_features(
         dataset, config.weights, config.cache_dir, batch_size=config.extract_batch_size,
         num_workers=config.num_workers, device=device, amp=device.type == "cuda" and config.amp != "off",
-        progress=not args.quiet,
+        shard_size=config.shard_size, progress=not args.quiet,
     )
+    from visent import distributed
+
+    if not distributed.current().is_main:
+        return 0
     print(f"feature cache: {cache.root} ({len(cache)} rows, {len(cache.failed)} unreadable images)")
     for row, reason in sorted(cache.failed.items()):
         print(f"  skipped {dataset.samples['path'].iat[row]}: {reason}")
@@ -50,6 +54,10 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
 
 def _print_result(result: dict) -> None:
+    from visent import distributed
+
+    if not distributed.current().is_main:
+        return
     m = result["metrics"]
     line = f"{result['run_id']}: test accuracy {m['test_accuracy']:.3f}, balanced {m['test_balanced_accuracy']:.3f}"
     if m.get("attention_in_region") is not None:
@@ -155,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command in ("extract", "train", "run"):
+            from visent import distributed
+
+            distributed.init_from_env(getattr(args, "device", "auto"))
         return args.func(args)
     except (ConfigError, FileNotFoundError, ValueError, RuntimeError, KeyError) as err:
         # A one-line message that names the input and the fix, instead of a bare traceback.
@@ -162,6 +174,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"visent {args.command}: error: {err}", file=sys.stderr)
         return 2
+    finally:
+        if args.command in ("extract", "train", "run"):
+            from visent import distributed
+
+            distributed.shutdown()
 
 
 if __name__ == "__main__":

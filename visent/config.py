@@ -67,6 +67,7 @@ class RunConfig:
     amp: str = _opt("auto", "mixed precision: bf16 on CUDA when auto", AMP_MODES)
     extract_batch_size: int = _opt(16, "images per backbone batch")
     num_workers: int = _opt(0, "DataLoader worker processes for image decoding")
+    shard_size: int = _opt(1024, "rows per feature-cache shard (the unit of resume and of torchrun work)")
     cache_dir: str = _opt("cache/features", "feature cache folder")
     results_dir: str = _opt("results", "where result JSON files are written")
     checkpoint_dir: str = _opt("checkpoints", "where checkpoints are written")
@@ -78,7 +79,7 @@ class RunConfig:
             value = getattr(self, f.name)
             if choices and value not in choices:
                 raise ConfigError(f"{f.name}={value!r} is not allowed; choose one of {list(choices)}")
-        for name in ("batch_size", "hidden_dim", "extract_batch_size"):
+        for name in ("batch_size", "hidden_dim", "extract_batch_size", "shard_size"):
             _positive_int(name, getattr(self, name))
         for name in ("seed", "split_seed", "num_workers"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:

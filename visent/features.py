@@ -28,6 +28,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset as TorchDataset
 from tqdm import tqdm
 
+from visent import distributed
 from visent.backbone import VGG16Conv53, Weights, get_weights, to_regions
 from visent.data.augment import augment_image
 from visent.data.images import ImageError, load_image
@@ -172,17 +173,15 @@ def extract_features(
     device: str | torch.device = "cpu",
     amp: bool = False,
     shard_size: int = DEFAULT_SHARD_SIZE,
-    rank: int = 0,
-    world_size: int = 1,
     progress: bool = True,
     augment_seed: int = 0,
-) -> FeatureCache | None:
+) -> FeatureCache:
     """Run the backbone over every dataset row into the cache; resume from finished shards.
 
-    With ``world_size > 1`` (torchrun) each rank computes the shards ``k`` with
-    ``k % world_size == rank``; the caller synchronises and rank 0 calls ``write_manifest``.
-    Returns the opened cache when this call finished it, else ``None`` (other ranks).
+    Under torchrun each rank computes the shards ``k`` with ``k % world_size == rank``; rank 0
+    writes the manifest once all ranks are done, and every rank returns the finished cache.
     """
+    ctx = distributed.current()
     weights = get_weights(weights) if isinstance(weights, str) else weights
     ident = {"dataset_fingerprint": features_fingerprint(dataset), "weights": weights.id}
     folder = cache_folder(cache_dir, ident["dataset_fingerprint"], weights)
@@ -195,7 +194,7 @@ def extract_features(
     bounds = [(s, min(s + shard_size, n)) for s in range(0, n, shard_size)]
     todo = []
     for k, (start, stop) in enumerate(bounds):
-        if k % world_size != rank:
+        if k % ctx.world_size != ctx.rank:
             continue
         ok, why = _valid_shard(folder, _shard_name(start, stop), ident | {"start": start, "stop": stop})
         if not ok:
@@ -215,7 +214,8 @@ def extract_features(
             num_workers=num_workers,
             pin_memory=dev.type == "cuda",
         )
-        bar = tqdm(total=len(rows), desc=f"extract conv5_3 ({weights.id})", unit="img", disable=not progress)
+        bar = tqdm(total=len(rows), desc=f"extract conv5_3 ({weights.id})", unit="img",
+                   disable=not progress or not ctx.is_main)
         pending: dict[tuple[int, int], dict] = {}
         for start, stop in todo:
             pending[(start, stop)] = {
@@ -248,14 +248,16 @@ def extract_features(
         dataset.meta.setdefault("timing", {})["extract_s"] = time.perf_counter() - t0
         dataset.meta["timing"]["extract_images"] = len(rows)
 
-    if world_size > 1 and rank != 0:
-        return None
-    return write_manifest(folder, ident, bounds, {
-        "dataset": dataset.name,
-        "weights": weights.describe(),
-        "transform": weights.transform.describe(),
-        "image_size": list(weights.transform.size),
-    })
+    distributed.barrier()
+    if ctx.is_main:
+        write_manifest(folder, ident, bounds, {
+            "dataset": dataset.name,
+            "weights": weights.describe(),
+            "transform": weights.transform.describe(),
+            "image_size": list(weights.transform.size),
+        })
+    distributed.barrier()
+    return FeatureCache.open(folder)
 
 
 def _write_shard(folder: Path, ident: dict, key: tuple[int, int], feats: np.ndarray, failed: list[dict]) -> None:

@@ -53,6 +53,9 @@ class AttributeAttention(nn.Module):
         self.encode_regions = nn.Linear(region_dim, hidden_dim)  # eq. (1): W_v, b_v
         self.encode_attribute = nn.Linear(word_dim, hidden_dim)  # eq. (2): W_a, b_a
         self.classifier = nn.Linear(hidden_dim, num_classes)  # eq. (6): W_s, b_s
+        if query == "none":
+            # Unused without a query; frozen so that optimisers and DDP skip it.
+            self.encode_attribute.requires_grad_(False)
         if query == "learned":
             # Scaled like a GloVe 50d vector (norm ~5), so aE starts alive rather than all-zero.
             self.learned_a = nn.Parameter(torch.randn(word_dim) * 0.7)

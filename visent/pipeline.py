@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from visent import distributed
 from visent.backbone import Weights, get_weights
 from visent.config import RunConfig
 from visent.data.layouts import load_dataset
@@ -30,10 +31,13 @@ SPLIT_NAMES = ("train", "val", "test")
 
 
 def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; under torchrun each process takes its local GPU."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device='cuda' was asked for but torch sees no CUDA device; use --device cpu or auto")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("device='cuda' was asked for but torch sees no CUDA device; use --device cpu or auto")
+        return torch.device("cuda", distributed.current().local_rank)
     return torch.device(name)
 
 
@@ -127,7 +131,8 @@ def prepare(config: RunConfig, device: torch.device, progress: bool = True) -> P
     cache = extract_features(
         dataset, weights, config.cache_dir,
         batch_size=config.extract_batch_size, num_workers=config.num_workers,
-        device=device, amp=device.type == "cuda" and config.amp != "off", progress=progress,
+        device=device, amp=device.type == "cuda" and config.amp != "off", shard_size=config.shard_size,
+        progress=progress,
     )
     for row, reason in sorted(cache.failed.items()):
         dataset.report.add(dataset.samples["path"].iat[row], reason)
@@ -204,7 +209,8 @@ def run(config: RunConfig, progress: bool = True, write: bool = True) -> dict:
     test, _ = evaluate_split(model, prepared, "test", device, config.amp)
     val, _ = evaluate_split(model, prepared, "val", device, config.amp) if len(prepared.data.rows["val"]) else ({}, None)
     result = build_result(config, prepared, outcome, test, val, device, time.perf_counter() - t_start)
-    if write:
+    result["env"]["world_size"] = distributed.current().world_size
+    if write and distributed.current().is_main:
         result["path"] = str(write_result(result, config.results_dir))
     return result
 

@@ -18,8 +18,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from visent import distributed
 from visent.config import RunConfig
 
 if TYPE_CHECKING:
@@ -125,7 +127,13 @@ def fit(
     When ``checkpoint`` exists and was written with the same config, training resumes after its
     last finished epoch. A NaN or infinite loss raises ``TrainingDiverged``.
     """
+    ctx = distributed.current()
     model.to(device)
+    if ctx.enabled and config.batch_size % ctx.world_size:
+        raise ValueError(f"batch_size={config.batch_size} must be divisible by the {ctx.world_size} torchrun processes")
+    # Each rank takes an equal slice of the global batch; DDP averages the gradients, which equals
+    # the gradient of the whole batch, so N processes follow the single-process run.
+    net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if ctx.enabled else model
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum)
     history: list[dict] = []
@@ -151,11 +159,12 @@ def fit(
         t0 = time.perf_counter()
         batches = epoch_batches(train_rows, config.seed, epoch, config.iterations_per_epoch, config.batch_size)
         running = 0.0
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.max_epochs}", unit="it", disable=not progress, leave=False)
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.max_epochs}", unit="it",
+                   disable=not progress or not ctx.is_main, leave=False)
         for it, rows in enumerate(bar):
-            V, a, y = data.batch(np.sort(rows), device)
+            V, a, y = data.batch(np.sort(rows)[ctx.rank :: ctx.world_size], device)
             with autocast_for(device, config.amp):
-                logits = model(V, a)
+                logits = net(V, a)
             loss = F.cross_entropy(logits.float(), y)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(
@@ -167,6 +176,10 @@ def fit(
             optimizer.step()
             running += loss.item()
         seconds += time.perf_counter() - t0
+        if ctx.enabled:
+            total = torch.tensor([running], dtype=torch.float64)
+            torch.distributed.all_reduce(total)
+            running = total.item() / ctx.world_size
         val_loss, val_acc = _val_loss(model, data, device, config.amp)
         history.append(
             {"epoch": epoch + 1, "train_loss": running / len(batches), "val_loss": val_loss, "val_accuracy": val_acc}
@@ -176,9 +189,9 @@ def fit(
             bad_epochs = 0
         else:
             bad_epochs += 1
-        if progress:
+        if progress and ctx.is_main:
             tqdm.write(f"epoch {epoch + 1}: train loss {history[-1]['train_loss']:.4f}  val loss {val_loss:.4f}  val acc {val_acc:.3f}")
-        if ckpt_path:
+        if ckpt_path and ctx.is_main:
             _save_checkpoint(
                 ckpt_path,
                 {
