@@ -1,4 +1,4 @@
-"""The ``visent`` command line: ``synth | extract | train | run | evaluate | table | weights``.
+"""The ``visent`` command line: ``synth | extract | train | run | cv | evaluate | table | weights``.
 
 Run flags are generated from ``visent.config.RunConfig``, so the CLI, papermill parameters and the
 library accept exactly the same keys and values.
@@ -95,6 +95,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cv(args: argparse.Namespace) -> int:
+    from visent.pipeline import run_cv
+
+    config = config_from_args(args)
+    if not config.cv_folds:
+        config = RunConfig.from_dict(config.to_dict() | {"cv_folds": 5, "run_id": None})
+    summary = run_cv(config, progress=not args.quiet)
+    m = summary["metrics"]
+    for fold in m["folds"]:
+        print(f"{fold['run_id']}: test accuracy {fold['test_accuracy']:.3f}")
+    print(f"{config.cv_folds}-fold mean test accuracy {m['test_accuracy']:.3f} +- {m['test_accuracy_std']:.3f}"
+          f" (balanced {m['test_balanced_accuracy']:.3f} +- {m['test_balanced_accuracy_std']:.3f})  -> {summary.get('path')}")
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from visent.pipeline import evaluate_checkpoint
 
@@ -122,6 +137,21 @@ def _cmd_weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from visent.sweep import load_sweep, run_sweep, summary_table
+
+    sweep = load_sweep(args.grid, results_dir=args.results_dir, runs_dir=args.runs_dir, notebook=args.notebook)
+    print(f"{sweep.source}: {len(sweep.points)} runs of {sweep.notebook} -> {sweep.runs_dir}/, results in {sweep.results_dir}/")
+    if args.dry_run:
+        for point in sweep.points:
+            state = "done" if sweep.result_path(point).exists() else "to run"
+            print(f"  {point.run_id} ({state}): {json.dumps(point.parameters, sort_keys=True)}")
+        return 0
+    outcomes = run_sweep(sweep)
+    print(summary_table(outcomes))
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="visent", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -137,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("extract", _cmd_extract, "run the backbone once into the feature cache"),
         ("train", _cmd_train, "train and evaluate one variant, write its result file"),
         ("run", _cmd_run, "train and evaluate several variants (default: all available)"),
+        ("cv", _cmd_cv, "k-fold cross-validation (default 5 folds), a result per fold and a summary"),
     ):
         p = sub.add_parser(name, help=help)
         add_config_arguments(p)
@@ -157,13 +188,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("weights", help="list the backbone weights")
     p.set_defaults(func=_cmd_weights)
+
+    p = sub.add_parser("sweep", help="run a notebook over a parameter grid with papermill (see visent.sweep)")
+    p.add_argument("grid", help="sweep file (YAML), e.g. sweeps/example.yaml")
+    p.add_argument("--results-dir", help="where result files go (default: the file's results_dir, else results)")
+    p.add_argument("--runs-dir", help="where executed notebooks go (default: the file's runs_dir, else runs)")
+    p.add_argument("--notebook", help="the notebook to run (default: the file's notebook, else notebooks/04_training.ipynb)")
+    p.add_argument("--dry-run", action="store_true", help="validate and list the runs without running them")
+    p.set_defaults(func=_cmd_sweep)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command in ("extract", "train", "run"):
+        if args.command in ("extract", "train", "run", "cv"):
             from visent import distributed
 
             distributed.init_from_env(getattr(args, "device", "auto"))
@@ -175,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"visent {args.command}: error: {err}", file=sys.stderr)
         return 2
     finally:
-        if args.command in ("extract", "train", "run"):
+        if args.command in ("extract", "train", "run", "cv"):
             from visent import distributed
 
             distributed.shutdown()

@@ -50,6 +50,8 @@ class RunConfig:
     twitter_subset: str = _opt("five", "Twitter agreement subset", TWITTER_SUBSETS)
     split: str = _opt("random", "80/10/10 by ANP, or adjectives held out of training", SPLITS)
     split_seed: int = _opt(0, "seed of the split, balancing and augmentation")
+    cv_folds: int = _opt(0, "k-fold cross-validation (Twitter protocol: 5); 0 = the --split scheme")
+    cv_fold: int = _opt(0, "which fold is the test set, 0 .. cv_folds-1")
     balance: str = _opt("none", "equalise classes in each split (the paper: undersample)", BALANCE_CHOICES)
     min_per_attribute: int = _opt(0, "augment training adjectives up to this many images (the paper: 700)")
     seed: int = _opt(0, "seed of initialisation and batch order")
@@ -84,7 +86,7 @@ class RunConfig:
                 raise ConfigError(f"{f.name}={value!r} is not allowed; choose one of {list(choices)}")
         for name in ("batch_size", "hidden_dim", "extract_batch_size", "shard_size"):
             _positive_int(name, getattr(self, name))
-        for name in ("seed", "split_seed", "num_workers", "min_per_attribute"):
+        for name in ("seed", "split_seed", "num_workers", "min_per_attribute", "cv_folds", "cv_fold"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
         if not isinstance(self.lr, (int, float)) or not 0 < self.lr < 10:
@@ -100,8 +102,11 @@ class RunConfig:
                 f"variant {self.variant!r} needs each image's ground-truth adjective, which the "
                 "twitter layout does not have; use gap, attention-learned or attention-predicted"
             )
+        if self.cv_folds == 1 or (self.cv_folds and self.cv_fold >= self.cv_folds):
+            raise ConfigError(f"cv_folds={self.cv_folds}, cv_fold={self.cv_fold}: need cv_folds >= 2 and 0 <= cv_fold < cv_folds")
         if self.run_id is None:
-            self.run_id = f"{self.dataset}-{self.split}-{self.variant}-s{self.seed}"
+            split = f"cv{self.cv_folds}-f{self.cv_fold}" if self.cv_folds else self.split
+            self.run_id = f"{self.dataset}-{split}-{self.variant}-s{self.seed}"
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunConfig:

@@ -56,7 +56,9 @@ def load_data(config: RunConfig) -> Dataset:
         options["subset"] = config.twitter_subset
     dataset = load_dataset(config.dataset, config.data_root, **options)
     samples = dataset.samples
-    if "split" not in samples or samples["split"].isna().any():
+    if config.cv_folds:
+        samples["split"] = cv_split(samples["label"].to_numpy(), config.cv_folds, config.cv_fold, config.split_seed)
+    elif "split" not in samples or samples["split"].isna().any():
         duplicates = find_duplicates(dataset)
         dataset.meta["duplicates"] = {
             "groups": len(duplicates), "files": sum(len(p) for p in duplicates.values()),
@@ -64,6 +66,48 @@ def load_data(config: RunConfig) -> Dataset:
         }
         samples["split"] = assign_splits(samples, scheme=config.split, seed=config.split_seed, duplicate_groups=duplicates)
     return dataset
+
+
+def cv_split(labels: np.ndarray, folds: int, fold: int, seed: int, val_fraction: float = 0.1) -> np.ndarray:
+    """Stratified k-fold: fold ``fold`` is the test set; a stratified ``val_fraction`` of the
+    other folds is held out for early stopping; the rest trains. Fold membership depends only on
+    the labels and the seed, so the k runs of one protocol partition the data exactly."""
+    rng = np.random.default_rng([seed, 5])
+    fold_of = np.empty(len(labels), dtype=np.int64)
+    val = np.zeros(len(labels), dtype=bool)
+    for c in np.unique(labels):
+        members = rng.permutation(np.nonzero(labels == c)[0])
+        fold_of[members] = np.arange(len(members)) % folds
+    for c in np.unique(labels):
+        rest = rng.permutation(np.nonzero((labels == c) & (fold_of != fold))[0])
+        val[rest[: int(round(len(rest) * val_fraction))]] = True
+    return np.where(fold_of == fold, "test", np.where(val, "val", "train")).astype(object)
+
+
+def run_cv(config: RunConfig, progress: bool = True) -> dict:
+    """Every fold of ``config.cv_folds``, one result file each, and a summary result with the
+    mean and standard deviation of each headline metric over the folds."""
+    from dataclasses import replace
+
+    folds = [
+        run(RunConfig.from_dict(replace(config, cv_fold=k, run_id=None).to_dict()), progress)
+        for k in range(config.cv_folds)
+    ]
+    keys = ("test_accuracy", "test_balanced_accuracy", "val_accuracy")
+    summary = dict(folds[0])
+    summary.pop("path", None)
+    summary["run_id"] = folds[0]["run_id"].replace("-f0-", "-summary-")
+    summary["metrics"] = {
+        k: float(np.mean([f["metrics"][k] for f in folds])) for k in keys
+    } | {f"{k}_std": float(np.std([f["metrics"][k] for f in folds], ddof=1)) for k in keys} | {
+        "folds": [{"run_id": f["run_id"], **{k: f["metrics"][k] for k in keys}} for f in folds],
+    }
+    summary["config"] = folds[0]["config"] | {"cv_fold": None, "run_id": summary["run_id"]}
+    summary["timing"] = {"total_s": sum(f["timing"]["total_s"] for f in folds)}
+    summary.pop("training", None)
+    if distributed.current().is_main:
+        summary["path"] = str(write_result(summary, config.results_dir))
+    return summary
 
 
 def split_rows(dataset: Dataset, cache) -> dict[str, np.ndarray]:
