@@ -11,7 +11,7 @@ DATA := data/synthetic
 N_IMAGES ?= 1200
 RUN_FLAGS ?= --preset cpu --dataset synthetic --data-root $(DATA)
 
-.PHONY: install data features run test clean
+.PHONY: install data features run book test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,13 @@ features: data
 run: features
 	$(VISENT) run $(RUN_FLAGS)
 
-test: $(STAMP)
+book: run book-html
+	@echo "the book: _build/html/index.html"
+
+test: $(STAMP) mathjax chromium
 	$(PY) -m pytest
 
 clean:
 	rm -rf _build cache checkpoints
+
+include mk/book.mk

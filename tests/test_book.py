@@ -1,0 +1,163 @@
+"""Specification of the book: it builds warning-free and offline, and its pages render as a reader sees them.
+
+The book is built once per module into a temporary copy of its sources (``_config.yml``,
+``_toc.yml``, the folders the table of contents names, and the MathJax copy that
+``make mathjax`` puts in ``_build/mathjax``), with snippets generated from the repository's
+``results/``. Headless Chromium then renders pages, which is the only way to see MathJax's output.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from visent.report import write_includes
+
+REPO = Path(__file__).resolve().parents[1]
+ONTOLOGY = Path(__file__).resolve().parents[2] / "shared" / "data" / "vso" / "3244ANPs.txt"
+MATHJAX = REPO / "_build" / "mathjax" / "mathjax" / "tex-chtml.js"
+CHROMIUM = Path("/usr/bin/chromium")
+BUILD_LIMIT_S = 120
+TITLE = yaml.safe_load((REPO / "_config.yml").read_text())["title"]
+
+
+@dataclass(frozen=True)
+class Book:
+    html: Path  # the built _build/html
+    returncode: int
+    seconds: float
+    log: str
+
+
+def _toc_files() -> list[str]:
+    """Every document the table of contents names, the root first, without suffix."""
+    files: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            files.extend(node[key] for key in ("root", "file") if key in node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(yaml.safe_load((REPO / "_toc.yml").read_text()))
+    return files
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory: pytest.TempPathFactory) -> Book:
+    if not MATHJAX.is_file():
+        pytest.fail(f"MathJax is not installed at {MATHJAX}: run `make mathjax` (npm install of mathjax@3)")
+    source = tmp_path_factory.mktemp("book")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(REPO / name, source / name)
+    for top in sorted({Path(f).parts[0] for f in _toc_files()}):
+        shutil.copytree(REPO / top, source / top, ignore=shutil.ignore_patterns("_generated", ".ipynb_checkpoints"))
+    shutil.copytree(MATHJAX.parents[1], source / "_build" / "mathjax")
+    write_includes(REPO / "results", source / "book" / "_generated", ONTOLOGY)
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [str(jupyter_book), "build", str(source), "-W", "-n", "--keep-going"],
+        capture_output=True, text=True, timeout=2 * BUILD_LIMIT_S,
+    )
+    return Book(source / "_build" / "html", proc.returncode, time.perf_counter() - start, proc.stdout + proc.stderr)
+
+
+def _pages(book: Book) -> list[Path]:
+    return sorted(book.html.glob("*.html")) + sorted(book.html.glob("book/*.html"))
+
+
+def test_book_builds_without_warnings_in_under_two_minutes(book):
+    assert book.returncode == 0, book.log[-3000:]
+    assert book.seconds < BUILD_LIMIT_S
+
+
+def test_every_document_of_the_toc_has_a_page(book):
+    missing = [f for f in _toc_files() if not (book.html / f"{f}.html").is_file()]
+
+    assert not missing
+
+
+def test_mathjax_is_served_from_the_build_and_no_script_comes_from_the_network(book):
+    paper = book.html / "book" / "paper.html"
+    sources = re.findall(r'<script[^>]*src="([^"]*tex-chtml\.js[^"]*)"', paper.read_text())
+
+    assert len(sources) == 1 and "://" not in sources[0], sources
+    served = (paper.parent / sources[0].split("?")[0]).resolve()
+    assert served == (book.html / "mathjax" / "tex-chtml.js").resolve() and served.is_file()
+    assert len(list((served.parent / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))) > 20
+    for page in _pages(book):
+        assert not re.search(r'<script[^>]*src="https?://', page.read_text()), page.name
+
+
+def test_paper_labels_equations_one_to_six(book):
+    html = (book.html / "book" / "paper.html").read_text()
+
+    for k in range(1, 7):
+        assert f'id="equation-eq{k}"' in html
+        assert f'class="eqno">({k})' in html
+
+
+def test_no_page_shows_an_unresolved_reference(book):
+    unresolved = [page.name for page in _pages(book) if "??" in page.read_text()]
+
+    assert not unresolved
+
+
+def test_intro_and_report_show_their_tables(book):
+    intro = (book.html / "book" / "intro.html").read_text()
+    report = (book.html / "book" / "report.html").read_text()
+
+    assert "attention-predicted" in intro and "<table" in intro
+    assert "paper, VSO (%)" in report  # Table 1 beside ours
+    assert "What the paper credits to attention" in report  # the controls
+    assert report.count("<table") >= 2
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Path:
+    if not CHROMIUM.is_file():
+        pytest.skip(f"headless Chromium not found at {CHROMIUM}: `make chromium` installs it (apt-get)")
+    return CHROMIUM
+
+
+def _chromium(binary: Path, profile: Path, *args: str) -> subprocess.CompletedProcess:
+    flags = [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={profile}",
+        # MathJax typesets after page load; virtual time lets it finish before the capture.
+        "--virtual-time-budget=10000",
+    ]
+    return subprocess.run([str(binary), *flags, *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("page", ["index.html", "book/report.html"])
+def test_chromium_renders_the_title_a_table_and_typeset_math(book, chromium, tmp_path, page):
+    url = (book.html / page).as_uri()
+    png = tmp_path / "page.png"
+
+    _chromium(chromium, tmp_path / "profile", f"--screenshot={png}", "--window-size=1280,2000", url)
+    dom = _chromium(chromium, tmp_path / "profile", "--dump-dom", url).stdout
+
+    assert png.is_file(), f"no screenshot of {page}"
+    pixels = np.asarray(Image.open(png).convert("L"), dtype=np.float64)
+    assert pixels.shape == (2000, 1280)
+    assert pixels.std() > 10, f"the screenshot of {page} is blank"
+    title = re.search(r"<title>(.*?)</title>", dom)
+    assert title and TITLE in title.group(1), f"{page} rendered without the book's title"
+    assert "<table" in dom
+    assert "<mjx-container" in dom, f"MathJax did not typeset {page}"

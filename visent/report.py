@@ -1,0 +1,458 @@
+"""Markdown snippets for the book, generated from result files, so the chapters type no measured number.
+
+Each chapter ``{include}``s a file of ``book/_generated``; :func:`write_includes` rewrites all of
+them. Where a result is missing a snippet says "not yet measured" instead of showing a number.
+
+Where the numbers come from:
+
+* run results (one JSON per run, see ``visent.results``): every ``*.json`` directly in
+  ``results_dir`` and in its subfolders (``results/table1/`` ...), except ``bench/``;
+* benchmarks: ``results_dir/bench/*.json``, one JSON object per benchmark; its scalar fields (nested
+  objects flattened as ``a.b``) become the columns, and an optional ``env`` object its provenance;
+* the adjective leak: ``visent.leak.rules_table`` on an ontology file (``--ontology`` or the
+  ``VISENT_ONTOLOGY`` environment variable).
+
+Every table ends with a provenance line (runs, dates, commit, device, preset); runs made with
+random backbone weights are marked "RANDOM: not a result".
+
+Usage: ``python -m visent.report --results-dir results --out-dir book/_generated --ontology FILE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterable
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from visent.config import PRESETS, SPLITS, RunConfig
+from visent.leak import rules_table
+from visent.model import VARIANTS
+from visent.ontology import load_ontology
+from visent.results import REQUIRED_KEYS, load_results, markdown_table, results_frame
+
+__all__ = [
+    "CONTRASTS",
+    "PAPER_TABLE1",
+    "ReportError",
+    "bench_snippet",
+    "contrasts_snippet",
+    "extended_snippet",
+    "headline_snippet",
+    "leak_snippet",
+    "load_run_results",
+    "main",
+    "presets_snippet",
+    "provenance",
+    "summary_frame",
+    "table1_snippet",
+    "variants_snippet",
+    "write_includes",
+]
+
+ONTOLOGY_ENV = "VISENT_ONTOLOGY"
+BENCH_FOLDER = "bench"
+NOT_MEASURED = "not yet measured"
+NOT_APPLICABLE = "–"
+# Every metric is shown in percent with one decimal; tabulate re-parses numeric strings, so the
+# format must be given to it rather than applied before.
+PERCENT = ".1f"
+
+#: The paper's Table 1 (binary accuracy on VSO, in %) and the variant that reproduces each row.
+PAPER_TABLE1: tuple[tuple[str, str, float], ...] = (
+    ("Whole image: the sentiment detector of its ref. [10]", "gap", 70.0),
+    ("Attention guided by the true attribute (eqs. 1-6)", "attention-truth", 99.0),
+)
+
+#: The comparisons the reproduction report reads: (question, variant minus variant, on a split).
+CONTRASTS: tuple[tuple[str, str, str, str], ...] = (
+    ("What the paper credits to attention", "attention-truth", "gap", "random"),
+    ("What the image adds to the adjective", "attention-truth", "adjective-only", "random"),
+    ("Does the true adjective matter?", "attention-truth", "attention-shuffled", "random"),
+    ("Attention without any adjective", "attention-learned", "gap", "random"),
+    ("Attention with a predicted adjective (no leak)", "attention-predicted", "gap", "random"),
+    ("The paper's model on adjectives never seen in training", "attention-truth", "gap", "heldout-adjectives"),
+)
+
+# Display names of the metric columns, all shown in percent.
+_METRICS: dict[str, str] = {
+    "test_accuracy": "test accuracy (%)",
+    "test_balanced_accuracy": "balanced accuracy (%)",
+    "attention_in_region": "attention in region (%)",
+    "region_share": "chance: region share (%)",
+    "pointing_game": "pointing game (%)",
+}
+
+
+class ReportError(ValueError):
+    """A results folder or benchmark file the book cannot be built from; the message names the file."""
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ReportError(
+            f"{path}: not readable as JSON ({err}); rewrite it or move it out of the results folder"
+        ) from err
+    if not isinstance(data, dict):
+        raise ReportError(
+            f"{path}: holds a JSON {type(data).__name__}, not an object; move it out of the results folder"
+        )
+    return data
+
+
+def load_run_results(results_dir: str | Path) -> list[dict[str, Any]]:
+    """Every run result in ``results_dir`` and its subfolders but ``bench/``, each with its ``_path``.
+
+    Raises:
+        ReportError: a JSON file there is not a run result (unreadable, or missing a required key),
+            or two files hold the same ``run_id`` (the run would be counted twice).
+    """
+    root = Path(results_dir)
+    if not root.is_dir():
+        return []
+    folders = [root] + sorted(p for p in root.iterdir() if p.is_dir() and p.name != BENCH_FOLDER)
+    results: list[dict[str, Any]] = []
+    for folder in folders:
+        # load_results skips files that are not results; the book must not lose a run that way.
+        for path in sorted(folder.glob("*.json")):
+            missing = [key for key in REQUIRED_KEYS if key not in _json_object(path)]
+            if missing:
+                raise ReportError(
+                    f"{path}: not a run result, it lacks the keys {missing}; write it with "
+                    f"visent.results.write_result, or move it out of {root} (benchmarks go in {root / BENCH_FOLDER})"
+                )
+        results.extend(load_results(folder))
+    seen: dict[str, str] = {}
+    for result in results:
+        first = seen.setdefault(result["run_id"], result["_path"])
+        if first != result["_path"]:
+            raise ReportError(
+                f"run_id {result['run_id']!r} is in both {first} and {result['_path']}; delete the stale copy"
+            )
+    return results
+
+
+def _percent(values: pd.Series) -> str:
+    """Mean in percent, with the sample standard deviation over runs when there are several."""
+    values = values.dropna().astype(float)
+    if values.empty:
+        return NOT_APPLICABLE
+    if len(values) == 1:
+        return f"{100 * values.iloc[0]:.1f}"
+    return f"{100 * values.mean():.1f} ± {100 * values.std(ddof=1):.1f}"
+
+
+def _order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows in the paper's order: dataset, then split (random first), then variant as in VARIANTS."""
+    return frame.assign(
+        _split=frame["split"].map({s: k for k, s in enumerate(SPLITS)}),
+        _variant=frame["variant"].map({v: k for k, v in enumerate(VARIANTS)}),
+    ).sort_values(["dataset", "_split", "_variant"]).drop(columns=["_split", "_variant"])
+
+
+def summary_frame(results: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (dataset, split, variant): metrics as "mean ± sd" in percent over the runs (seeds)."""
+    columns = ["dataset", "split", "variant", *_METRICS.values(), "epochs", "runs", "weights", "random_weights"]
+    if not results:
+        return pd.DataFrame(columns=columns)
+    runs = results_frame(results)
+    runs["region_share"] = [r["metrics"].get("region_share") for r in results]
+    rows = []
+    for (dataset, split, variant), group in runs.groupby(["dataset", "split", "variant"], sort=False):
+        row = {"dataset": dataset, "split": split, "variant": variant}
+        row |= {label: _percent(group[key]) for key, label in _METRICS.items()}
+        epochs = group["epochs"].dropna()
+        row["epochs"] = ", ".join(str(int(e)) for e in sorted(set(epochs))) or NOT_APPLICABLE
+        row["runs"] = len(group)
+        row["weights"] = ", ".join(sorted(set(group["weights"])))
+        row["random_weights"] = bool(group["random_weights"].any())
+        rows.append(row)
+    return _order(pd.DataFrame(rows, columns=columns)).reset_index(drop=True)
+
+
+def _dates(dates: Iterable[str | None]) -> str:
+    days = sorted({d[:10] for d in dates if d})
+    if not days:
+        return "unknown dates"
+    return days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
+
+
+def _commits(envs: list[dict[str, Any]]) -> str:
+    labels = set()
+    for env in envs:
+        commit = env.get("commit")
+        label = f"`{commit[:7]}`" if commit else "unknown"
+        labels.add(label + (" with uncommitted changes" if env.get("dirty") else ""))
+    return ("commit " if len(labels) == 1 else "commits ") + ", ".join(sorted(labels))
+
+
+def provenance(results: list[dict[str, Any]]) -> str:
+    """Which runs a table comes from, when, from which commit, on which device and preset.
+
+    One line, then the run ids in a collapsed block (a table may rest on dozens of runs).
+    """
+    if not results:
+        return "*Provenance*: no runs."
+    envs = [r["env"] for r in results]
+    devices = sorted({str(e.get("device")) for e in envs})
+    presets = sorted({str(r["config"].get("preset")) for r in results})
+    folders = sorted({f"`{Path(r['_path']).parent / '*.json'}`" for r in results if "_path" in r})
+    line = (
+        f"*Provenance*: {len(results)} run{'s' if len(results) > 1 else ''}"
+        + (f" from {', '.join(folders)}" if folders else "")
+        + f"; measured {_dates(e.get('date') for e in envs)}; {_commits(envs)};"
+        f" device {', '.join(devices)}; preset {', '.join(presets)}."
+    )
+    random = sorted(r["run_id"] for r in results if r["backbone"]["weights"].get("is_random"))
+    if random:
+        line += f" **RANDOM: not a result**: {', '.join(f'`{r}`' for r in random)} ran on random backbone weights."
+    run_ids = ", ".join(f"`{r}`" for r in sorted(r["run_id"] for r in results))
+    return f"{line}\n\n:::{{dropdown}} Run ids\n{run_ids}\n:::"
+
+
+def _not_measured(reason: str) -> str:
+    return f"**Not yet measured**: {reason}\n"
+
+
+def _missing(what: str, results_dir: str | Path) -> str:
+    return _not_measured(
+        f"no {what} in `{results_dir}`. `make run` writes them (see the chapter on using your own data)."
+    )
+
+
+def headline_snippet(results: list[dict[str, Any]], results_dir: str | Path = "results") -> str:
+    """Every variant of ``VARIANTS`` on the random 80/10/10 split, per dataset; unmeasured ones say so."""
+    frame = summary_frame(results)
+    frame = frame[frame["split"] == "random"]
+    measured = {(row["dataset"], row["variant"]): row for row in frame.to_dict("records")}
+    shown = [_METRICS["test_accuracy"], _METRICS["test_balanced_accuracy"]]
+    rows = []
+    for dataset in sorted(set(frame["dataset"])) or [NOT_APPLICABLE]:
+        for variant in VARIANTS:
+            row = measured.get((dataset, variant))
+            rows.append(
+                {"dataset": dataset, "variant": variant}
+                | {key: row[key] if row else NOT_MEASURED for key in shown}
+                | {
+                    "runs": row["runs"] if row else 0,
+                    "weights": row["weights"] if row else NOT_APPLICABLE,
+                    "random_weights": row["random_weights"] if row else False,
+                }
+            )
+    table = markdown_table(pd.DataFrame(rows), PERCENT)
+    used = [r for r in results if r["config"]["split"] == "random"]
+    if not used:
+        return f"{table}\n\n{_missing('run results on the random split', results_dir)}"
+    return f"{table}\n\n{provenance(used)}\n"
+
+
+def table1_snippet(results: list[dict[str, Any]], results_dir: str | Path = "results") -> str:
+    """The paper's Table 1 beside ours: one column per dataset measured on the random split."""
+    frame = summary_frame(results)
+    frame = frame[frame["split"] == "random"]
+    columns = {f"ours, {d} (%)": d for d in sorted(set(frame["dataset"]))} or {"ours (%)": None}
+    accuracy = dict(zip(zip(frame["dataset"], frame["variant"]), frame[_METRICS["test_accuracy"]]))
+    rows = []
+    for label, variant, paper in PAPER_TABLE1:
+        row = {"model (paper)": label, "ours": f"`{variant}`", "paper, VSO (%)": f"{paper:.0f}"}
+        row |= {column: accuracy.get((d, variant), NOT_MEASURED) for column, d in columns.items()}
+        rows.append(row)
+    table = markdown_table(pd.DataFrame(rows), PERCENT)
+    variants = {variant for _, variant, _ in PAPER_TABLE1}
+    used = [r for r in results if r["config"]["split"] == "random" and r["variant"] in variants]
+    if not used:
+        return f"{table}\n\n{_missing('run results of these variants on the random split', results_dir)}"
+    return f"{table}\n\n{provenance(used)}\n"
+
+
+def extended_snippet(results: list[dict[str, Any]], results_dir: str | Path = "results") -> str:
+    """Every variant, split and dataset: one table of accuracies, one of localisation beside its chance level.
+
+    Two tables rather than one: together they have a dozen columns, more than a page is wide.
+    """
+    if not results:
+        return _missing("run results", results_dir)
+    frame = summary_frame(results)
+    keys = ["dataset", "split", "variant"]
+    accuracy = keys + [_METRICS[m] for m in ("test_accuracy", "test_balanced_accuracy")]
+    accuracy += ["epochs", "runs", "weights", "random_weights"]
+    localisation = keys + [_METRICS[m] for m in ("attention_in_region", "region_share", "pointing_game")]
+    return (
+        f"{markdown_table(frame[accuracy], PERCENT)}\n\n"
+        f"{markdown_table(frame[localisation], PERCENT)}\n\n{provenance(results)}\n"
+    )
+
+
+def contrasts_snippet(results: list[dict[str, Any]], results_dir: str | Path = "results") -> str:
+    """Each question of ``CONTRASTS`` as a difference of mean test accuracies, in points, per dataset."""
+    means: dict[tuple[str, str, str], float] = {}
+    if results:
+        means = results_frame(results).groupby(["dataset", "variant", "split"])["test_accuracy"].mean().to_dict()
+    columns = {f"{d} (points)": d for d in sorted({d for d, _, _ in means})} or {"difference (points)": None}
+    rows = []
+    for question, a_variant, b_variant, split in CONTRASTS:
+        row = {"question": question, "comparison": f"`{a_variant}` − `{b_variant}` ({split} split)"}
+        for column, dataset in columns.items():
+            a, b = means.get((dataset, a_variant, split)), means.get((dataset, b_variant, split))
+            row[column] = NOT_MEASURED if a is None or b is None else f"{100 * (a - b):+.1f}"
+        rows.append(row)
+    table = markdown_table(pd.DataFrame(rows), "+.1f")
+    if not results:
+        return f"{table}\n\n{_missing('run results', results_dir)}"
+    return f"{table}\n\n{provenance(results)}\n"
+
+
+def leak_snippet(ontology: str | Path | None) -> str:
+    """The adjective-leak rules of ``visent.leak`` on an ontology file, or why they are missing."""
+    if ontology is None:
+        return _not_measured(
+            "no ontology file was given. Pass `--ontology path/to/3244ANPs.txt` to "
+            f"`python -m visent.report`, or set `{ONTOLOGY_ENV}`."
+        )
+    path = Path(ontology)
+    if not path.is_file():
+        return _not_measured(
+            f"the ontology file `{path.name}` was not found at `{path}`. "
+            f"Point `--ontology` or `{ONTOLOGY_ENV}` at VSO's `3244ANPs.txt`."
+        )
+    table = rules_table(load_ontology(path))
+    table["accuracy"] *= 100  # NaN stays NaN: the rule's description says why
+    table = table.rename(columns={"accuracy": "accuracy (%)", "scored": "ANPs scored", "abstained": "ANPs abstained"})
+    # The descriptions are sentences: a list below the table reads better than a narrow column.
+    rules = "\n".join(f"- `{rule}`: {text}." for rule, text in zip(table["rule"], table["description"]))
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return (
+        f"{markdown_table(table[['rule', 'accuracy (%)', 'ANPs scored', 'ANPs abstained']], PERCENT)}\n\n{rules}\n\n"
+        f"*Provenance*: computed by `visent.leak.rules_table` from `{path.name}` (sha256 `{digest}…`); "
+        "no image is involved.\n"
+    )
+
+
+def presets_snippet() -> str:
+    """The training schedules of ``visent.config.PRESETS`` and the optimiser settings they share."""
+    shared = {f.name: f.default for f in fields(RunConfig) if f.name in ("batch_size", "lr", "momentum")}
+    rows = [{"preset": name, **schedule, **shared} for name, schedule in PRESETS.items()]
+    # Headers with spaces wrap; the field names (iterations_per_epoch ...) would widen the table.
+    frame = pd.DataFrame(rows).rename(columns=lambda name: name.replace("_", " "))
+    return (
+        f"{markdown_table(frame, 'g')}\n\n"
+        "*Source*: `visent.config.PRESETS` and the defaults of `visent.config.RunConfig`.\n"
+    )
+
+
+def variants_snippet() -> str:
+    """The model variants of ``visent.model.VARIANTS``: what feeds the attention, and why each exists."""
+    queries = {
+        "none": "none: uniform weights",
+        "learned": "one learned vector",
+        "adjective-only": "no attention: the adjective is the input",
+    }
+    adjectives = {
+        "truth": "the image's own adjective",
+        "shuffled": "a random other adjective",
+        "predicted": "an adjective predicted from the image",
+    }
+    rows = [
+        {
+            "variant": f"`{v.name}`",
+            "attention query": queries.get(v.query) or adjectives[v.attribute_source],
+            "sees the image": "yes" if v.uses_image else "no",
+            "purpose": v.purpose,
+        }
+        for v in VARIANTS.values()
+    ]
+    return f"{markdown_table(pd.DataFrame(rows))}\n\n*Source*: `visent.model.VARIANTS`.\n"
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat |= _flatten(value, f"{prefix}{key}.")
+        elif value is None or isinstance(value, (str, int, float, bool)):
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def bench_snippet(bench_dir: str | Path) -> str:
+    """One row per benchmark file of ``bench_dir``: its scalar fields, with a provenance line."""
+    files = sorted(Path(bench_dir).glob("*.json")) if Path(bench_dir).is_dir() else []
+    if not files:
+        return _not_measured(f"no benchmark files in `{bench_dir}`. The benchmarks write them there.")
+    rows, envs = [], []
+    for path in files:
+        data = _json_object(path)
+        env = data.pop("env", None)
+        envs.append(env if isinstance(env, dict) else {})
+        rows.append({"benchmark": data.pop("name", path.stem)} | _flatten(data))
+    devices = sorted({str(e.get("device") or e.get("gpu") or "unknown device") for e in envs})
+    line = (
+        f"*Provenance*: {len(files)} file{'s' if len(files) > 1 else ''} in `{bench_dir}`; "
+        f"measured {_dates(e.get('date') for e in envs)}; {_commits(envs)}; device {', '.join(devices)}."
+    )
+    return f"{markdown_table(pd.DataFrame(rows).fillna(''), '.4g')}\n\n{line}\n"
+
+
+def write_includes(
+    results_dir: str | Path = "results",
+    out_dir: str | Path = "book/_generated",
+    ontology: str | Path | None = None,
+) -> list[Path]:
+    """Write every snippet the chapters include into ``out_dir``; return their paths.
+
+    ``ontology`` defaults to the ``VISENT_ONTOLOGY`` environment variable (unset: the leak snippet
+    says the file was not given).
+    """
+    if ontology is None:
+        ontology = os.environ.get(ONTOLOGY_ENV) or None
+    results = load_run_results(results_dir)
+    snippets = {
+        "headline.md": headline_snippet(results, results_dir),
+        "table1.md": table1_snippet(results, results_dir),
+        "extended.md": extended_snippet(results, results_dir),
+        "contrasts.md": contrasts_snippet(results, results_dir),
+        "leak.md": leak_snippet(ontology),
+        "bench.md": bench_snippet(Path(results_dir) / BENCH_FOLDER),
+        "presets.md": presets_snippet(),
+        "variants.md": variants_snippet(),
+    }
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, text in snippets.items():
+        path = out / name
+        path.write_text(text)
+        paths.append(path)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m visent.report``: write the book's snippets, print their paths."""
+    parser = argparse.ArgumentParser(prog="python -m visent.report", description=__doc__.splitlines()[0])
+    parser.add_argument("--results-dir", default="results")
+    parser.add_argument("--out-dir", default="book/_generated")
+    parser.add_argument(
+        "--ontology", default=None, help=f"VSO 3244ANPs.txt for the leak table (default: ${ONTOLOGY_ENV})"
+    )
+    args = parser.parse_args(argv)
+    try:
+        paths = write_includes(args.results_dir, args.out_dir, args.ontology)
+    except ValueError as err:  # ReportError, and a malformed ontology file: both name the file
+        print(f"visent.report: error: {err}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
