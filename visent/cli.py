@@ -1,4 +1,4 @@
-"""The ``visent`` command line: ``synth | extract | train | run | cv | evaluate | table | weights``.
+"""The ``visent`` command line: ``synth | extract | train | run | cv | evaluate | table | table1 | weights``.
 
 Run flags are generated from ``visent.config.RunConfig``, so the CLI, papermill parameters and the
 library accept exactly the same keys and values.
@@ -81,17 +81,37 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from visent.results import markdown_table, results_frame
 
     base = config_from_args(args)
-    variants = args.variants or list(DEFAULT_RUN_VARIANTS)
+    grid = [
+        RunConfig.from_dict(base.to_dict() | {"variant": variant, "seed": seed, "split": split, "run_id": None})
+        for split in (args.splits or [base.split])
+        for seed in (args.seeds or [base.seed])
+        for variant in (args.variants or DEFAULT_RUN_VARIANTS)
+    ]  # every config validated before the first run starts
     results = []
-    for variant in variants:
-        config = replace(base, variant=variant, run_id=None)
-        config = RunConfig.from_dict(config.to_dict())  # re-validate and re-derive the run id
-        print(f"== {variant}", flush=True)
+    for k, config in enumerate(grid, 1):
+        existing = Path(config.results_dir) / f"{config.run_id}.json"
+        if existing.exists() and not args.force:
+            print(f"== [{k}/{len(grid)}] {config.run_id}: result exists, skipped (--force reruns)", flush=True)
+            results.append(json.loads(existing.read_text()))
+            continue
+        print(f"== [{k}/{len(grid)}] {config.run_id}", flush=True)
         results.append(run(config, progress=not args.quiet))
         _print_result(results[-1])
     frame = results_frame(results)
-    cols = ["variant", "test_accuracy", "test_balanced_accuracy", "attention_in_region", "pointing_game", "epochs", "weights", "random_weights"]
+    cols = ["variant", "split", "seed", "test_accuracy", "test_balanced_accuracy", "attention_in_region",
+            "pointing_game", "epochs", "weights", "random_weights"]
     print(markdown_table(frame[cols]))
+    return 0
+
+
+def _cmd_table1(args: argparse.Namespace) -> int:
+    from visent.report import extended_snippet, load_run_results, table1_snippet
+
+    results = load_run_results(args.results_dir)
+    print("## Table 1: the paper beside this replication\n")
+    print(table1_snippet(results, args.results_dir))
+    print("\n## Every variant, both splits (mean ± sd over seeds)\n")
+    print(extended_snippet(results, args.results_dir))
     return 0
 
 
@@ -130,10 +150,10 @@ def _cmd_table(args: argparse.Namespace) -> int:
 
 
 def _cmd_weights(args: argparse.Namespace) -> int:
-    from visent.backbone import list_weights
+    from visent.backbone import WEIGHTS_SPECS
 
-    for spec in list_weights():
-        print(spec)
+    for name, text in WEIGHTS_SPECS.items():
+        print(f"{name:22s} {text}")
     return 0
 
 
@@ -174,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", action="store_true", help="no progress bars")
         if name == "run":
             p.add_argument("--variants", nargs="+", help=f"default: {' '.join(DEFAULT_RUN_VARIANTS)}")
+            p.add_argument("--seeds", nargs="+", type=int, help="several seeds (default: --seed)")
+            p.add_argument("--splits", nargs="+", choices=("random", "heldout-adjectives"), help="several splits")
+            p.add_argument("--force", action="store_true", help="rerun configs whose result file exists")
         p.set_defaults(func=func)
 
     p = sub.add_parser("evaluate", help="metrics of a checkpoint on a split")
@@ -185,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("table", help="print the result files as a table")
     p.add_argument("--results-dir", default="results")
     p.set_defaults(func=_cmd_table)
+
+    p = sub.add_parser("table1", help="the paper's Table 1 beside ours, and every variant x split (markdown)")
+    p.add_argument("--results-dir", default="results")
+    p.set_defaults(func=_cmd_table1)
 
     p = sub.add_parser("weights", help="list the backbone weights")
     p.set_defaults(func=_cmd_weights)
