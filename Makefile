@@ -42,3 +42,4 @@ clean:
 	rm -rf _build cache checkpoints
 
 include mk/book.mk
+include mk/bench.mk

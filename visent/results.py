@@ -8,12 +8,14 @@ import platform
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 import visent
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REQUIRED_KEYS = ("run_id", "variant", "config", "dataset", "backbone", "metrics", "timing", "env")
 
@@ -95,8 +97,10 @@ def load_results(results_dir: str | Path, pattern: str = "*.json") -> list[dict[
     return out
 
 
-def results_frame(results: list[dict[str, Any]]) -> pd.DataFrame:
+def results_frame(results: list[dict[str, Any]]) -> "pd.DataFrame":
     """One row per run with the headline metrics, flagged where random backbone weights were used."""
+    import pandas as pd  # imported here so the GPU benchmark needs only torch and numpy
+
     rows = []
     for r in results:
         m = r["metrics"]
@@ -122,7 +126,7 @@ def results_frame(results: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def markdown_table(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
+def markdown_table(frame: "pd.DataFrame", floatfmt: str = ".3f") -> str:
     """A markdown table; runs on random backbone weights are marked so no reader mistakes them."""
     frame = frame.copy()
     if "random_weights" in frame:

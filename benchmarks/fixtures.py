@@ -1,0 +1,68 @@
+"""The inputs of the CPU benchmarks: real photographs as JPEG files, and random feature caches.
+
+The photographs are scikit-image's bundled public-domain / CC0 images (as in the tests), so the
+benchmark needs no network and ships no image files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from visent.features import CHANNELS, REGIONS, FeatureCache, write_array_cache
+from visent.train import TrainData
+
+PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "camera")  # "camera" is grayscale
+JPEG_QUALITY = 90
+CHUNK_ROWS = 1024
+
+
+def write_photos(folder: Path, count: int) -> list[Path]:
+    """``count`` JPEG files cycling through the CC0 photos, copy ``k`` cropped by ``k // 5`` pixels
+    on each side so that no two files are byte-identical (as in a real collection)."""
+    from skimage import data
+
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = [getattr(data, name)() for name in PHOTOS]
+    paths = []
+    for k in range(count):
+        img = Image.fromarray(arrays[k % len(arrays)])
+        margin = k // len(arrays)
+        img = img.crop((margin, margin, img.width - margin, img.height - margin))
+        path = folder / f"{PHOTOS[k % len(arrays)]}-{k:04d}.jpg"
+        img.save(path, quality=JPEG_QUALITY)
+        paths.append(path)
+    return paths
+
+
+def _random_blocks(n_samples: int, seed: int) -> Iterator[np.ndarray]:
+    # One random block written again and again: the contents do not change a speed or a size.
+    rng = np.random.default_rng(seed)
+    block = rng.random((min(n_samples, CHUNK_ROWS), REGIONS, CHANNELS), dtype=np.float32).astype(np.float16)
+    for start in range(0, n_samples, len(block)):
+        yield block[: n_samples - start]
+
+
+def random_cache(folder: Path, n_samples: int, seed: int = 0) -> FeatureCache:
+    """A finished ``FeatureCache`` of ``n_samples`` rows of random fp16 regions ``(196, 512)``."""
+    ident = {"dataset_fingerprint": f"benchmark-random-{n_samples}-{seed}", "weights": "none (random fp16)"}
+    return write_array_cache(folder, _random_blocks(n_samples, seed), n_samples, ident)
+
+
+def random_train_data(cache, n_val: int, word_dim: int = 50, seed: int = 0) -> TrainData:
+    """``TrainData`` over ``cache`` with random labels and adjective vectors; the last ``n_val``
+    rows validate, the rest train."""
+    n = len(cache)
+    if not 0 < n_val < n:
+        raise ValueError(f"n_val must be between 1 and {n - 1} for a cache of {n} rows, got {n_val}")
+    rng = np.random.default_rng(seed)
+    rows = np.arange(n)
+    return TrainData(
+        cache=cache,
+        labels=rng.integers(0, 2, n).astype(np.int64),
+        rows={"train": rows[:-n_val], "val": rows[-n_val:], "test": rows[:0]},
+        queries=rng.standard_normal((n, word_dim)).astype(np.float32),
+    )

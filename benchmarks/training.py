@@ -1,0 +1,112 @@
+"""(b) Training images/s from the feature cache, and (c) the time of one paper epoch, ours and naive.
+
+Ours is ``visent.train.fit`` itself on a memory-mapped ``FeatureCache`` (the attention-truth model,
+the paper's SGD), timed by ``fit`` over its training iterations (validation excluded). The naive
+pipeline has no cache: every iteration opens its batch's images with PIL and recomputes the fp32
+backbone before the head's step. A paper epoch (1000 iterations of 32) is extrapolated from a few
+measured iterations of each, and marked so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from benchmarks.backbone import sized
+from benchmarks.common import measure, rate, ratio
+from benchmarks.naive import naive_regions, naive_transform, naive_trunk
+from visent.backbone import Weights
+from visent.config import PRESETS, RunConfig
+from visent.model import build_model
+from visent.train import TrainData, fit
+
+VARIANT = "attention-truth"
+PAPER_ITERATIONS = PRESETS["paper"]["iterations_per_epoch"]
+PAPER_BATCH = RunConfig().batch_size  # 32
+
+
+def _config(batch_size: int, iterations: int, amp: str = "off") -> RunConfig:
+    # One epoch and no early stopping: a timing run with the paper's lr.
+    return RunConfig.from_dict(
+        dict(variant=VARIANT, preset="paper", iterations_per_epoch=iterations, max_epochs=1, patience=1,
+             batch_size=batch_size, device="cpu", amp=amp)
+    )
+
+
+def training_ours(
+    data: TrainData, batch_size: int, iterations: int, warmup_iterations: int, amp: str = "off"
+) -> dict[str, Any]:
+    """Images/s of ``fit`` at ``batch_size`` (``amp="off"``: fp32, the CPU default; ``"bf16"``:
+    autocast), after an untimed warm-up ``fit`` of its own."""
+    device = torch.device("cpu")
+    for n in (warmup_iterations, iterations):
+        torch.manual_seed(0)
+        outcome = fit(build_model(VARIANT), data, _config(batch_size, n, amp), device, progress=False)
+    return {
+        "batch_size": batch_size,
+        "amp": amp,
+        "iterations": iterations,
+        "seconds": outcome.seconds,
+        "seconds_per_iteration": outcome.seconds / iterations,
+        "images_per_s": outcome.images_per_s,
+    }
+
+
+def training_naive(paths: Sequence[Path], weights: Weights, image_size: int, batch_size: int, iterations: int) -> dict[str, Any]:
+    """Images/s of the cacheless loop: PIL + transforms + fp32 backbone + head step, per iteration.
+    Not warmed up: one iteration costs ``batch_size`` backbone passes, which dwarf any warm-up."""
+    transform, trunk = naive_transform(sized(weights, image_size)), naive_trunk(weights)
+    torch.manual_seed(0)
+    head = build_model(VARIANT)
+    optimizer = torch.optim.SGD(head.parameters(), lr=_config(batch_size, 1).lr)
+    rng = np.random.default_rng(0)
+    state = {"next": 0}
+
+    def step() -> None:
+        start = state["next"]
+        batch = [paths[(start + i) % len(paths)] for i in range(batch_size)]
+        state["next"] = start + batch_size
+        V = naive_regions(batch, trunk, transform)  # (B, 196, 512) fp32, recomputed every iteration
+        a = torch.from_numpy(rng.standard_normal((batch_size, 50)).astype(np.float32))
+        y = torch.from_numpy(rng.integers(0, 2, batch_size))
+        loss = F.cross_entropy(head(V, a), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    timing = measure(step, warmup=0, iterations=iterations)
+    return {
+        "batch_size": batch_size,
+        **timing,
+        "images_per_s": rate(iterations * batch_size, timing["seconds"]),
+    }
+
+
+def _extrapolate(measured: dict[str, Any]) -> dict[str, Any]:
+    if measured["batch_size"] != PAPER_BATCH:
+        raise ValueError(f"a paper epoch is extrapolated from batch {PAPER_BATCH}, got batch {measured['batch_size']}")
+    return {
+        "seconds": PAPER_ITERATIONS * measured["seconds_per_iteration"],
+        "measured_iterations": measured["iterations"],
+        "extrapolated": True,
+    }
+
+
+def paper_epoch(ours: dict[str, Any], ours_bf16: dict[str, Any], naive: dict[str, Any]) -> dict[str, Any]:
+    """(c): seconds per paper epoch, extrapolated from the measured seconds per iteration at batch 32:
+    ours in fp32 (the CPU default) and with bf16 autocast (``--amp bf16``), and naive."""
+    mine, mine_bf16, theirs = _extrapolate(ours), _extrapolate(ours_bf16), _extrapolate(naive)
+    return {
+        "iterations": PAPER_ITERATIONS,
+        "batch_size": PAPER_BATCH,
+        "ours": mine,
+        "ours_bf16": mine_bf16,
+        "naive": theirs,
+        "speedup": ratio(theirs["seconds"], mine["seconds"]),
+        "speedup_bf16": ratio(theirs["seconds"], mine_bf16["seconds"]),
+    }

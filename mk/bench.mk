@@ -1,0 +1,18 @@
+# Benchmarks, each of ours beside a naive reference. Included from the top-level Makefile, which
+# defines PY and STAMP.
+#   make bench       CPU, about 5-8 minutes on 2 cores -> results/bench/cpu.json and cpu.md
+#   make bench-gpu   GPU, about 5 minutes on one H200   -> results/bench/gpu-$(GPU_NAME).json and .md
+# The GPU script needs only the repository and a CUDA PyTorch with torchvision, so it runs with the
+# machine's own Python (GPU_PY) rather than the project venv.
+
+BENCH_DIR := results/bench
+GPU_PY ?= python3
+GPU_NAME ?= h200
+
+.PHONY: bench bench-gpu
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py --out-dir $(BENCH_DIR)
+
+bench-gpu:
+	$(GPU_PY) benchmarks/gpu.py --out $(BENCH_DIR)/gpu-$(GPU_NAME).json

@@ -1,0 +1,210 @@
+"""The benchmarks: both scripts run end to end at smoke sizes, and every number they report is
+consistent with the measurements it was computed from."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # `benchmarks` is a folder of scripts at the repository root, not installed
+
+from benchmarks.common import BenchmarkError, measure, ratio, target  # noqa: E402
+from benchmarks.fixtures import random_cache, random_train_data  # noqa: E402
+from benchmarks.memory import InMemoryFeatures  # noqa: E402
+from benchmarks.report import markdown_report  # noqa: E402
+
+# What a bare CUDA PyTorch install lacks: gpu.py must run without any of it.
+NOT_ON_THE_GPU_MACHINE = ("pandas", "seaborn", "matplotlib", "papermill", "jupyter_book", "pyarrow", "skimage", "yaml")
+BLOCKED_RUN = (
+    "import runpy, sys\n"
+    "for name in {blocked!r}: sys.modules[name] = None  # `import name` now raises ImportError\n"
+    "sys.argv = {argv!r}\n"
+    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+)
+
+
+@pytest.fixture(scope="module")
+def launched(tmp_path_factory):
+    """Both scripts at smoke sizes, started side by side: gpu.py on the CPU with the packages of
+    the book and the notebooks made unimportable. Yields (name -> process, output folder)."""
+    out = tmp_path_factory.mktemp("bench")
+    gpu_argv = [str(REPO / "benchmarks" / "gpu.py"), "--smoke", "--device", "cpu", "--out", str(out / "gpu.json")]
+    commands = {
+        "run.py": [sys.executable, str(REPO / "benchmarks" / "run.py"), "--smoke", "--out-dir", str(out)],
+        "gpu.py": [sys.executable, "-c", BLOCKED_RUN.format(blocked=NOT_ON_THE_GPU_MACHINE, argv=gpu_argv)],
+    }
+    env = os.environ | {"OMP_NUM_THREADS": "1"}  # two processes share the cores
+    processes = {name: subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for name, cmd in commands.items()}
+    yield processes, out
+    for process in processes.values():
+        process.kill()
+        process.communicate()
+
+
+def finished(launched, name: str, result: str) -> tuple[dict, Path]:
+    processes, out = launched
+    _, stderr = processes[name].communicate(timeout=300)
+    assert processes[name].returncode == 0, f"{name} failed:\n{stderr[-4000:]}"
+    return json.loads((out / result).read_text()), out
+
+
+@pytest.fixture(scope="module")
+def cpu_smoke(launched):
+    """``benchmarks/run.py --smoke``: (its JSON document, the output folder)."""
+    return finished(launched, "run.py", "cpu-smoke.json")
+
+
+@pytest.fixture(scope="module")
+def gpu_smoke(launched):
+    """``benchmarks/gpu.py --smoke --device cpu``: (its JSON document, the output folder)."""
+    return finished(launched, "gpu.py", "gpu.json")
+
+
+def test_cpu_smoke_reports_positive_rates_and_ratios_of_its_own_measurements(cpu_smoke):
+    cpu, _ = cpu_smoke
+    a, b = cpu["backbone"], cpu["training"]
+    for measured in (a["ours"], a["naive"], b["ours"], b["ours_bf16"], b["ours_large"], b["naive"]):
+        assert measured["images_per_s"] > 0 and measured["seconds"] > 0
+    assert a["speedup"] == pytest.approx(a["ours"]["images_per_s"] / a["naive"]["images_per_s"])
+    assert b["speedup"] == pytest.approx(b["ours"]["images_per_s"] / b["naive"]["images_per_s"])
+    assert b["ours"]["batch_size"] == 32 and b["ours_large"]["batch_size"] > 32
+
+
+def test_cpu_smoke_extrapolates_the_paper_epoch_from_measured_iterations(cpu_smoke):
+    cpu, _ = cpu_smoke
+    epoch, training = cpu["paper_epoch"], cpu["training"]
+    for side in ("ours", "ours_bf16", "naive"):
+        assert epoch[side]["extrapolated"] is True
+        assert epoch[side]["measured_iterations"] == training[side]["iterations"]
+        assert epoch[side]["seconds"] == pytest.approx(1000 * training[side]["seconds_per_iteration"])
+    assert epoch["speedup"] == pytest.approx(epoch["naive"]["seconds"] / epoch["ours"]["seconds"])
+    assert epoch["speedup_bf16"] == pytest.approx(epoch["naive"]["seconds"] / epoch["ours_bf16"]["seconds"])
+    assert training["ours"]["amp"] == "off" and training["ours_bf16"]["amp"] == "bf16"
+    for name, key in (("paper_epoch_speedup", "speedup"), ("paper_epoch_speedup_bf16", "speedup_bf16")):
+        goal = cpu["targets"][name]
+        assert goal["measured"] == epoch[key] and goal["met"] == (goal["measured"] >= 100)
+
+
+def test_cpu_smoke_measures_memory_per_process_and_judges_growth_on_its_metric(cpu_smoke):
+    cpu, _ = cpu_smoke
+    memory = cpu["memory"]
+    small, large = (str(n) for n in memory["sizes"])
+    for mode in ("cache", "ram"):
+        for n in (small, large):
+            run = memory["runs"][mode][n]
+            assert run["samples"] == int(n) and run["peak_rss_bytes"] > 0
+        metric = memory["target_metric"]
+        assert memory["growth"][mode][metric] == pytest.approx(
+            memory["runs"][mode][large][metric] / memory["runs"][mode][small][metric]
+        )
+    # The naive reference holds every feature as fp32: 196 * 512 * 4 bytes more per extra sample.
+    extra = (int(large) - int(small)) * 196 * 512 * 4
+    ram = memory["runs"]["ram"]
+    assert ram[large]["peak_anon_bytes"] - ram[small]["peak_anon_bytes"] > 0.5 * extra
+    goal = cpu["targets"]["memory_growth"]
+    assert memory["target_metric"] == "peak_rss_bytes"
+    assert goal["measured"] == memory["growth"]["cache"]["peak_rss_bytes"] and goal["met"] == (goal["measured"] <= 1.2)
+
+
+def test_cpu_smoke_naive_reference_computes_the_same_features_as_ours(cpu_smoke):
+    cpu, _ = cpu_smoke
+    assert cpu["backbone"]["features_max_abs_diff"] < 1e-4 * cpu["backbone"]["features_max_abs"]
+
+
+def test_cpu_smoke_records_provenance_and_load_and_writes_the_table(cpu_smoke):
+    cpu, out = cpu_smoke
+    assert cpu["smoke"] is True and "commit" in cpu["env"] and cpu["env"]["device"] == "cpu"
+    assert set(cpu["load"]) == {"before", "after"} and cpu["load"]["before"]["loadavg_1m"] >= 0
+    table = (out / "cpu-smoke.md").read_text()
+    assert "These are not measurements" in table
+    assert table.count("\n| (") == len(cpu["rows"])
+
+
+def test_gpu_script_runs_on_cpu_without_the_book_packages(gpu_smoke):
+    gpu, out = gpu_smoke
+    sections = ("backbone", "end_to_end", "training", "many_heads", "paper_scale")
+    assert {name: gpu[name].get("error") for name in sections} == dict.fromkeys(sections)
+    assert gpu["env"]["device"] == "cpu" and gpu["smoke"] is True
+    assert (out / "gpu.md").exists()
+
+
+def test_gpu_smoke_rates_are_positive_and_ratios_come_from_them(gpu_smoke):
+    gpu, _ = gpu_smoke
+    b, e, t = gpu["backbone"], gpu["end_to_end"], gpu["training"]
+    assert "compiled" not in b and "cuda_graph" not in t  # CUDA-only paths are not faked on a CPU
+    assert b["best"] == b["eager"]["images_per_s"] > 0
+    assert b["speedup"] == pytest.approx(b["best"] / b["naive"]["images_per_s"])
+    assert e["best"] == max(e["device_decode"]["images_per_s"], e["loader_workers"]["images_per_s"])
+    assert t["speedup"] == pytest.approx(t["best"] / t["fit_host"]["images_per_s"])
+    for S, stack in gpu["many_heads"]["stacks"].items():
+        eager = stack["eager"]
+        assert stack["best"] == pytest.approx(int(S) * 32 * eager["iterations"] / eager["seconds"])
+
+
+def test_gpu_smoke_paper_scale_is_the_sum_of_its_extrapolated_parts(gpu_smoke):
+    gpu, _ = gpu_smoke
+    scale = gpu["paper_scale"]
+    assert scale["extrapolated"] is True and scale["epochs"] == 100
+    assert scale["extraction_seconds"] == pytest.approx(scale["paper_images"] / gpu["end_to_end"]["best"])
+    assert scale["total_seconds"] == pytest.approx(
+        scale["extraction_seconds"] + 100 * (scale["train_seconds_per_epoch"] + scale["validation_seconds_per_epoch"])
+    )
+    goal = gpu["targets"]["paper_scale"]
+    assert goal["measured"] == scale["total_seconds"] and goal["met"] == (scale["total_seconds"] < 300)
+
+
+def test_measure_runs_at_least_the_iterations_and_the_minimum_time():
+    calls = []
+    timing = measure(lambda: calls.append(1), warmup=2, iterations=3)
+    assert len(calls) == 5 and timing["iterations"] == 3
+    timing = measure(lambda: calls.append(1), warmup=0, iterations=1, min_seconds=0.05)
+    assert timing["seconds"] >= 0.05 and timing["iterations"] > 1
+    assert timing["seconds_per_iteration"] == pytest.approx(timing["seconds"] / timing["iterations"])
+
+
+def test_ratio_refuses_a_measurement_that_is_not_positive():
+    assert ratio(6.0, 2.0) == 3.0
+    with pytest.raises(BenchmarkError, match="two positive measurements, got 1.0 and 0.0"):
+        ratio(1.0, 0.0)
+
+
+def test_markdown_marks_an_unmet_target():
+    document = {
+        "benchmark": "cpu", "profile": "full", "command": "python benchmarks/run.py", "date": "2026-01-01",
+        "env": {"commit": "abcdef1234567890", "dirty": False, "torch": "2", "torchvision": "0", "python": "3.11",
+                "device": "cpu", "gpu": None},
+        "load": {"before": {"loadavg_1m": 1.0, "cpu_count": 2, "torch_threads": 2}, "after": {"loadavg_1m": 2.0}},
+        "rows": [{"measurement": "(c) epoch, s", "ours": 12.5, "naive": 2500.0, "ratio": 200.0,
+                  "target": target(">= 100x", 200.0, True)},
+                 {"measurement": "(d) growth", "ours": 1.5, "naive": 9.0, "target": target("<= 1.2x", 1.5, False)}],
+    }
+    table = markdown_report(document)
+    assert "| (c) epoch, s | 12.50 | 2,500 | 200.0x | >= 100x | yes |" in table
+    assert "| (d) growth | 1.50 | 9.00 |  | <= 1.2x | **no** |" in table
+    assert "commit `abcdef123456`" in table and "Smoke" not in table
+
+
+def test_random_cache_and_its_fp32_copy_hold_the_same_rows(tmp_path):
+    cache = random_cache(tmp_path / "cache", 40)
+    assert len(cache) == 40
+    rows = np.array([3, 39, 0])
+    regions = cache.regions(rows)
+    assert regions.shape == (3, 196, 512) and regions.dtype == torch.float16
+    in_ram = InMemoryFeatures(cache).regions(rows)
+    assert in_ram.dtype == torch.float32 and torch.equal(in_ram, regions.float())
+
+
+def test_random_train_data_validates_on_the_last_rows(tmp_path):
+    cache = random_cache(tmp_path / "cache", 20)
+    data = random_train_data(cache, n_val=4)
+    assert data.rows["val"].tolist() == [16, 17, 18, 19] and len(data.rows["train"]) == 16
+    assert data.queries.shape == (20, 50) and set(np.unique(data.labels)) <= {0, 1}
+    with pytest.raises(ValueError, match="n_val must be between 1 and 19 for a cache of 20 rows, got 20"):
+        random_train_data(cache, n_val=20)
