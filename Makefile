@@ -32,14 +32,16 @@ features: data
 run: features
 	$(VISENT) run $(RUN_FLAGS)
 
-book: run book-html
+book: run notebooks book-html
 	@echo "the book: _build/html/index.html"
 
 test: $(STAMP) mathjax chromium
 	$(PY) -m pytest
+	$(PY) -m pytest $(NBVAL_FLAGS)
 
 clean:
 	rm -rf _build cache checkpoints
 
 include mk/book.mk
+include mk/notebooks.mk
 include mk/bench.mk
