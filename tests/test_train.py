@@ -106,3 +106,17 @@ def test_nan_loss_stops_with_a_message_naming_the_lr():
     model = build_model("gap", region_dim=16, word_dim=4, hidden_dim=16)
     with pytest.raises(TrainingDiverged, match=r"epoch 1, iteration 1 \(lr=0.05\)"):
         fit(model, data, config(variant="gap"), torch.device("cpu"), progress=False)
+
+
+def test_a_checkpoint_of_other_data_is_not_resumed(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("gap", region_dim=16, word_dim=4, hidden_dim=16)
+    fit(model, toy_data(seed=0), config(variant="gap", max_epochs=2), torch.device("cpu"), tmp_path / "c.pt", progress=False)
+    torch.manual_seed(0)
+    model = build_model("gap", region_dim=16, word_dim=4, hidden_dim=16)
+    other = toy_data(n=200, seed=1)  # other rows and labels: another identity
+    out = fit(model, other, config(variant="gap", max_epochs=2), torch.device("cpu"), tmp_path / "c.pt", progress=False)
+    torch.manual_seed(0)
+    model = build_model("gap", region_dim=16, word_dim=4, hidden_dim=16)
+    fresh = fit(model, toy_data(n=200, seed=1), config(variant="gap", max_epochs=2), torch.device("cpu"), progress=False)
+    assert out.history == fresh.history

@@ -41,6 +41,20 @@ class TrainData:
     rows: dict[str, np.ndarray]  # "train" / "val" / "test" -> dataset rows
     queries: np.ndarray | None = None  # (N, word_dim) float32: the `a` of eq. (2) for each row
 
+    def identity(self) -> str:
+        """A digest of what the model trains on: features, labels, rows and queries. A checkpoint
+        written for other data is not resumed, even under the same config."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        parts = getattr(self.cache, "parts", [self.cache])
+        for part in parts:
+            digest.update(str(getattr(part, "manifest", {}).get("dataset_fingerprint")).encode())
+        for array in (self.labels, *(self.rows[k] for k in sorted(self.rows)), self.queries):
+            if array is not None:
+                digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
+
     def batch(self, rows: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         V = self.cache.regions(rows).to(device, non_blocking=True)  # (B, 196, 512) fp16
         a = None if self.queries is None else torch.from_numpy(self.queries[rows]).to(device)
@@ -140,9 +154,10 @@ def fit(
     best = {"loss": math.inf, "epoch": -1, "state": None}
     start_epoch, bad_epochs, seconds = 0, 0, 0.0
     ckpt_path = Path(checkpoint) if checkpoint else None
+    identity = data.identity()
     if ckpt_path and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
-        if state["config"] == config.to_dict():
+        if state["config"] == config.to_dict() and state.get("data") == identity:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             history, bad_epochs, seconds = state["history"], state["bad_epochs"], state["seconds"]
@@ -196,6 +211,7 @@ def fit(
                 ckpt_path,
                 {
                     "config": config.to_dict(),
+                    "data": identity,
                     "epoch": epoch,
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
