@@ -435,6 +435,44 @@ def write_includes(
     return paths
 
 
+README_BEGIN = "<!-- results-table: generated from results/*.json by `python -m visent.report --readme README.md` -->"
+README_END = "<!-- /results-table -->"
+
+
+def readme_snippet(results: list[dict[str, Any]]) -> str:
+    """The README's results table: the default synthetic data, random split, every variant, with
+    how long the runs took and on what."""
+    runs = [r for r in results if r["dataset"]["name"] == "synthetic" and r["config"]["split"] == "random"]
+    if not runs:
+        return _not_measured("no results of `make run` in results/")
+    frame = summary_frame(runs)
+    keys = ["variant", *(_METRICS[k] for k in ("test_accuracy", "test_balanced_accuracy", "attention_in_region", "region_share", "pointing_game")), "runs"]
+    table = markdown_table(frame[keys + ["weights", "random_weights"]], PERCENT)
+    seconds = sum(r["timing"].get("total_s", 0.0) for r in runs)
+    first = runs[0]
+    n = sum(first["dataset"][f"n_{s}"] for s in ("train", "val", "test"))
+    envs = [r["env"] for r in runs]
+    return (
+        f"{table}\n\n{n} synthetic images, `{first['config']['preset']}` preset, "
+        f"{first['backbone']['weights']['id']} weights; the {len(runs)} runs took {seconds / 60:.1f} min "
+        f"(feature extraction included) on {first['env']['cpu_count']} CPU cores, device "
+        f"{first['env']['device']}, {_dates(e.get('date') for e in envs)}, {_commits(envs)}."
+    )
+
+
+def sync_readme(readme: str | Path, results_dir: str | Path = "results") -> bool:
+    """Rewrite the README's results block from the result files; True when it changed."""
+    path = Path(readme)
+    text = path.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        raise ReportError(f"{path} has no results block ({README_BEGIN} ... {README_END})")
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    new = f"{head}{README_BEGIN}\n{readme_snippet(load_run_results(results_dir))}\n{README_END}{tail}"
+    path.write_text(new)
+    return new != text
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m visent.report``: write the book's snippets, print their paths."""
     parser = argparse.ArgumentParser(prog="python -m visent.report", description=__doc__.splitlines()[0])
@@ -443,8 +481,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ontology", default=None, help=f"VSO 3244ANPs.txt for the leak table (default: ${ONTOLOGY_ENV})"
     )
+    parser.add_argument("--readme", default=None, help="also rewrite this README's results block")
     args = parser.parse_args(argv)
     try:
+        if args.readme:
+            sync_readme(args.readme, args.results_dir)
         paths = write_includes(args.results_dir, args.out_dir, args.ontology)
     except ValueError as err:  # ReportError, and a malformed ontology file: both name the file
         print(f"visent.report: error: {err}", file=sys.stderr)
