@@ -316,6 +316,21 @@ def capture(step: Callable[[], Any], device: torch.device) -> Callable[[], Any]:
     return graph.replay
 
 
+def eager_and_graphed(
+    step: Callable[[], Any], order: Tensor, index: Tensor, device: torch.device, p: dict[str, Any], images_per_step: int
+) -> dict[str, Any]:
+    """Times ``step`` eagerly and, on CUDA, replayed from a captured CUDA graph."""
+    modes = {"eager": step}
+    if device.type == "cuda":
+        modes["cuda_graph"] = capture(step, device)
+    out = {}
+    for name, run in modes.items():
+        timing = measure(fed_by(order, index, run), warmup=3, iterations=len(order), device=device,
+                         min_seconds=p["min_seconds"])
+        out[name] = {**timing, "images_per_s": rate(images_per_step * timing["iterations"], timing["seconds"])}
+    return out
+
+
 def fed_by(order: Tensor, index: Tensor, run: Callable[[], Any]) -> Callable[[], None]:
     """``run`` preceded by copying the next batch's rows from ``order`` ``(T, ...)`` into the static
     ``index`` that the step (or its CUDA graph) reads."""
@@ -351,14 +366,8 @@ def training(device: torch.device, p: dict[str, Any]) -> dict[str, Any]:
         F.cross_entropy(logits.float(), labels[index]).backward()
         optimizer.step()
 
-    modes = {"eager": step}
-    if device.type == "cuda":
-        modes["cuda_graph"] = capture(step, device)
-    for name, run in modes.items():
-        timing = measure(fed_by(order, index, run), warmup=3, iterations=iterations, device=device,
-                         min_seconds=p["min_seconds"])
-        out[name] = {**timing, "images_per_s": rate(batch * timing["iterations"], timing["seconds"])}
-    out["best"] = max(out[name]["images_per_s"] for name in modes)
+    out |= eager_and_graphed(step, order, index, device, p, images_per_step=batch)
+    out["best"] = max(out[name]["images_per_s"] for name in ("eager", "cuda_graph") if name in out)
     out["speedup"] = ratio(out["best"], out["fit_host"]["images_per_s"])
     return out
 
@@ -381,15 +390,8 @@ def many_heads(device: torch.device, p: dict[str, Any]) -> dict[str, Any]:
         def step(stack: HeadStack = stack, index: Tensor = index) -> None:
             stack.step(features[index], queries[index], labels[index])  # V (S, 32, 196, 512), a (S, 32, 50), y (S, 32)
 
-        entry: dict[str, Any] = {}
-        modes = {"eager": step}
-        if device.type == "cuda":
-            modes["cuda_graph"] = capture(step, device)
-        for name, run in modes.items():
-            timing = measure(fed_by(order, index, run), warmup=3, iterations=iterations, device=device,
-                             min_seconds=p["min_seconds"])
-            entry[name] = {**timing, "images_per_s": rate(S * batch * timing["iterations"], timing["seconds"])}
-        entry["best"] = max(entry[name]["images_per_s"] for name in modes)
+        entry = eager_and_graphed(step, order, index, device, p, images_per_step=S * batch)
+        entry["best"] = max(v["images_per_s"] for v in entry.values())
         val_rows = torch.arange(p["val_batch"], device=device)
         timing = measure(lambda: stack.probabilities(features[val_rows], queries[val_rows]), warmup=2, iterations=5,
                          device=device, min_seconds=p["min_seconds"] / 2)
