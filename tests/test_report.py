@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from visent.config import PRESETS
+from visent.config import PRESETS, RunConfig
 from visent.model import VARIANTS
 from visent.report import (
     ONTOLOGY_ENV,
@@ -313,7 +313,7 @@ def test_presets_snippet_lists_every_preset_from_the_config():
 
     assert [row["preset"] for row in rows] == list(PRESETS)
     assert rows[0]["iterations per epoch"] == str(PRESETS[rows[0]["preset"]]["iterations_per_epoch"])
-    assert {row["momentum"] for row in rows} == {"0"}
+    assert {row["momentum"] for row in rows} == {str(RunConfig().momentum)}
 
 
 def test_variants_snippet_lists_every_variant_with_its_purpose():

@@ -449,13 +449,16 @@ def readme_snippet(results: list[dict[str, Any]]) -> str:
     keys = ["variant", *(_METRICS[k] for k in ("test_accuracy", "test_balanced_accuracy", "attention_in_region", "region_share", "pointing_game")), "runs"]
     table = markdown_table(frame[keys + ["weights", "random_weights"]], PERCENT)
     seconds = sum(r["timing"].get("total_s", 0.0) for r in runs)
+    extract = sum(r["timing"].get("extract_s", 0.0) for r in runs)
     first = runs[0]
     n = sum(first["dataset"][f"n_{s}"] for s in ("train", "val", "test"))
     envs = [r["env"] for r in runs]
     return (
         f"{table}\n\n{n} synthetic images, `{first['config']['preset']}` preset, "
         f"{first['backbone']['weights']['id']} weights; the {len(runs)} runs took {seconds / 60:.1f} min "
-        f"(feature extraction included) on {first['env']['cpu_count']} CPU cores, device "
+        + (f"(of which feature extraction {extract / 60:.1f} min) " if extract else "(training and evaluation; "
+           "the features were extracted beforehand by `visent extract`) ")
+        + f"on {first['env']['cpu_count']} CPU cores, device "
         f"{first['env']['device']}, {_dates(e.get('date') for e in envs)}, {_commits(envs)}."
     )
 
