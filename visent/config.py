@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import difflib
 from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from visent.model import VARIANTS
@@ -106,7 +107,10 @@ class RunConfig:
             raise ConfigError(f"cv_folds={self.cv_folds}, cv_fold={self.cv_fold}: need cv_folds >= 2 and 0 <= cv_fold < cv_folds")
         if self.run_id is None:
             split = f"cv{self.cv_folds}-f{self.cv_fold}" if self.cv_folds else self.split
-            self.run_id = f"{self.dataset}-{split}-{self.variant}-s{self.seed}"
+            # Named after the data folder, so runs on different datasets of one layout never share
+            # a checkpoint or result file.
+            name = Path(self.data_root).stem or self.dataset
+            self.run_id = f"{name}-{split}-{self.variant}-s{self.seed}"
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunConfig:
