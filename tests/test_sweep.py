@@ -85,16 +85,16 @@ params:
 """)
     sweep = load_sweep(path)
     assert [p.run_id for p in sweep.points] == [
-        f"synthetic-random-{v}-s{s}" for s in (0, 1) for v in ("gap", "attention-learned", "attention-truth")
+        f"notebook-random-{v}-s{s}" for s in (0, 1) for v in ("gap", "attention-learned", "attention-truth")
     ]
     first = sweep.points[0]
     assert first.parameters == {
         "max_epochs": 3, "seed": 0, "variant": "gap",
-        "run_id": "synthetic-random-gap-s0", "results_dir": str(tmp_path / "results"),
+        "run_id": "notebook-random-gap-s0", "results_dir": str(tmp_path / "results"),
     }
     # The config is the notebook's defaults with the point applied, as the notebook will build it.
     assert (first.config.max_epochs, first.config.iterations_per_epoch, first.config.data_root) == (3, 20, "data/notebook")
-    assert sweep.result_path(first) == tmp_path / "results" / "synthetic-random-gap-s0.json"
+    assert sweep.result_path(first) == tmp_path / "results" / "notebook-random-gap-s0.json"
 
 
 def test_arguments_override_the_folders_of_the_sweep_file(tmp_path):
@@ -144,7 +144,7 @@ def test_a_runconfig_field_is_refused_when_the_notebook_cannot_take_it(tmp_path,
 
 def test_runs_that_would_share_a_result_file_are_refused(tmp_path):
     path = write_sweep(tmp_path / "s.yaml", f"notebook: {TRAINING_NOTEBOOK}\ngrid:\n  lr: [0.001, 0.01]\n")
-    with pytest.raises(SweepError, match="share the run id 'synthetic-random-attention-truth-s0'; add a run_id template"):
+    with pytest.raises(SweepError, match="share the run id 'notebook-random-attention-truth-s0'; add a run_id template"):
         load_sweep(path)
 
 
@@ -253,10 +253,10 @@ params:
 """)
     (outcome,) = run_sweep(load_sweep(path), log=lambda line: None)
     assert outcome.status == "ok", outcome.error
-    result = json.loads((tmp_path / "results" / "synthetic-random-gap-s0.json").read_text())
+    result = json.loads((tmp_path / "results" / "data-random-gap-s0.json").read_text())
     assert result["variant"] == "gap" and result["config"]["max_epochs"] == 2
     assert result["backbone"]["weights"]["is_random"] is True
     assert result["dataset"]["n_train"] + result["dataset"]["n_val"] + result["dataset"]["n_test"] == 24
-    executed = nbformat.read(tmp_path / "runs" / "synthetic-random-gap-s0.ipynb", as_version=4)
+    executed = nbformat.read(tmp_path / "runs" / "data-random-gap-s0.ipynb", as_version=4)
     injected = next(c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", []))
     assert "weights = \"random\"" in injected.source
