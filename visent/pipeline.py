@@ -54,7 +54,7 @@ def load_data(config: RunConfig) -> Dataset:
         options["regions"] = config.regions
     if config.dataset == "twitter":
         options["subset"] = config.twitter_subset
-    dataset = load_dataset(config.dataset, config.data_root, **options)
+    dataset = load_dataset(config.dataset, config.data_root, cache=config.index_cache, **options)
     samples = dataset.samples
     if config.cv_folds:
         samples["split"] = cv_split(samples["label"].to_numpy(), config.cv_folds, config.cv_fold, config.split_seed)

@@ -21,6 +21,7 @@ layout         folder structure
 from __future__ import annotations
 
 import csv
+import functools
 import inspect
 import json
 import os
@@ -31,6 +32,7 @@ from typing import Any
 
 import pandas as pd
 
+from visent.data.index_cache import cached_index
 from visent.data.table import NEGATIVE, POSITIVE, DataReport, Dataset, make_samples
 from visent.ontology import load_ontology
 
@@ -76,11 +78,13 @@ class DatasetNotFoundError(FileNotFoundError):
     """The dataset root, or a file the layout needs inside it, does not exist."""
 
 
-def load_dataset(layout: str, root: str | os.PathLike[str], **options: Any) -> Dataset:
+def load_dataset(layout: str, root: str | os.PathLike[str], *, cache: bool = True, **options: Any) -> Dataset:
     """Index the dataset at ``root`` stored in ``layout`` (one of :data:`LAYOUTS`).
 
     Every layout accepts ``name=`` (default: the root folder's name); the others are
-    listed in the module docstring and in each ``_load_<layout>`` function.
+    listed in the module docstring and in each ``_load_<layout>`` function. With ``cache``
+    the index is saved in, and while its folders and files are unchanged served from, the
+    user's index cache (:mod:`visent.data.index_cache`).
 
     Raises:
         ValueError: unknown layout, unknown or missing option.
@@ -102,7 +106,8 @@ def load_dataset(layout: str, root: str | os.PathLike[str], **options: Any) -> D
     root = Path(root)
     if not root.exists():
         raise DatasetNotFoundError(f"dataset root {root} does not exist; check the path given for layout {layout!r}")
-    return loader(root, **options)
+    build = functools.partial(loader, root, **options)
+    return cached_index(layout, root, options, build) if cache else build()
 
 
 # --------------------------------------------------------------------------- vso / synthetic
@@ -201,7 +206,8 @@ def _index_vso(
         "ontology_source": ontology.source,
         "regions": None if regions_path is None else str(regions_path),
     }
-    return Dataset(name or root.name, root, samples, report, meta)
+    inputs = tuple(str(p) for p in (ontology_path, regions_path, *own_files) if p is not None)
+    return Dataset(name or root.name, root, samples, report, meta, inputs)
 
 
 def _match_anp(folder: str, anps: Mapping[str, Any]) -> str | None:
@@ -292,7 +298,7 @@ def _load_twitter(root: Path, *, subset: str = "five", name: str | None = None) 
             else:
                 report.add(where, "listed image missing", f"{images_dir / file_name} does not exist")
     meta = {"layout": "twitter", "subset": subset, "label_file": str(label_file)}
-    return Dataset(name or f"twitter-{subset}", root, make_samples(rows), report, meta)
+    return Dataset(name or f"twitter-{subset}", root, make_samples(rows), report, meta, (str(label_file),))
 
 
 # --------------------------------------------------------------------------- folders
@@ -357,6 +363,7 @@ def _load_manifest(root: Path, *, name: str | None = None) -> Dataset:
     base = csv_path.parent
     report = DataReport()
     first_seen: dict[str, tuple[str, int]] = {}
+    outside: set[str] = set()
     rows = []
     for where, row in _read_csv(csv_path, MANIFEST_COLUMNS[:2], "manifest", report, optional=MANIFEST_COLUMNS[2:]):
         raw_path = (row["path"] or "").strip()
@@ -378,13 +385,18 @@ def _load_manifest(root: Path, *, name: str | None = None) -> Dataset:
         first_seen[path] = (where, label)
         if not _is_image_name(path):
             report.add(where, "not an image file", f"{path}: extension not in {', '.join(sorted(IMAGE_EXTENSIONS))}")
-        elif not (base / path).is_file():
+            continue
+        if posixpath.isabs(path):
+            # The index cache watches the folders under `base`; an entry outside them is watched
+            # through its own folder, whose time changes when the file appears or goes.
+            outside.add(posixpath.dirname(path))
+        if not (base / path).is_file():
             report.add(where, "listed image missing", f"{base / path} does not exist")
         else:
             attribute = (row.get("attribute") or "").strip() or None
             rows.append({"path": path, "label": label, "attribute": attribute, **({"split": split} if "split" in row else {})})
     meta = {"layout": "manifest", "manifest": str(csv_path)}
-    return Dataset(name or base.name, base, make_samples(rows), report, meta)
+    return Dataset(name or base.name, base, make_samples(rows), report, meta, (str(csv_path), *sorted(outside)))
 
 
 def _manifest_path(raw_path: str, base: Path) -> str:

@@ -143,7 +143,9 @@ class Dataset:
     """An indexed dataset: the samples table plus where it came from.
 
     ``samples.path`` is POSIX and relative to ``root`` (absolute only for manifest entries
-    outside the manifest's folder).
+    outside the manifest's folder). ``inputs`` are the paths besides the folders under ``root``
+    that the index was read from (an ontology, a label file, the folders of manifest entries
+    outside ``root``): the index cache watches them, and they stay out of result files.
     """
 
     name: str
@@ -151,6 +153,7 @@ class Dataset:
     samples: pd.DataFrame
     report: DataReport = field(default_factory=DataReport)
     meta: dict[str, Any] = field(default_factory=dict)
+    inputs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)

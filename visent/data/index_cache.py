@@ -1,0 +1,235 @@
+"""The index cache: a layout's indexed :class:`Dataset` saved once and served while nothing changed.
+
+Listing a 1.1M-image crawl costs seconds to minutes; checking that it did not change costs one
+``stat`` per folder. An entry is one Parquet file, ``<user cache>/index/<key>.parquet``
+(:func:`visent.usercache.user_cache_dir`), holding the samples table; its footer holds the
+name, root, meta, inputs and every problem of the report, so a served dataset equals a fresh one.
+
+Key
+    the layout, the root and the options, each as given and resolved (a relative path means
+    another file from another working folder). One file per dataset: a rebuilt index
+    replaces the old entry.
+Validity
+    the entry is served only if its format, its key, the digest of the indexing code, and the
+    fingerprint all match. The fingerprint is ``(path, mtime, ctime, size, inode)`` of the
+    dataset root, of every folder below it (a folder's times change when an entry is added,
+    removed or renamed in it) and of each of the dataset's ``inputs`` (ontology, regions,
+    label files, ``synth.json``). The ctime catches what the mtime misses: tools such as
+    ``rsync -t`` or ``tar`` set an old mtime back, but cannot set the ctime. No image is
+    opened or even stat'ed.
+Racy entries
+    file-system clocks tick coarsely, so a change made in the same tick as the listing can
+    leave every time unchanged. An index is therefore saved only when everything it
+    fingerprints is older than :data:`RACY_WINDOW_NS` before the build began (git's "racy
+    clean" rule); a tree still being written is indexed afresh until it settles.
+
+A file that cannot be read, or is not ours, is never trusted: it is rebuilt, with an
+:class:`IndexCacheWarning`. Failing to write the cache only costs the next load a rebuild.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import json
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from visent.data.table import DataReport, Dataset, Problem
+from visent.usercache import user_cache_dir
+
+FORMAT = 1
+METADATA_KEY = b"visent.index"
+RACY_WINDOW_NS = 2_000_000_000
+#: The modules whose code decides what an index holds: a change to any of them retires every entry.
+CODE_MODULES: tuple[str, ...] = ("visent.data.layouts", "visent.data.table", "visent.ontology", __name__)
+
+
+class IndexCacheWarning(UserWarning):
+    """An index cache file was unusable (and is rebuilt) or could not be written."""
+
+
+def index_cache_dir() -> Path:
+    """The folder of the index cache entries."""
+    return user_cache_dir("index")
+
+
+def cached_index(layout: str, root: Path, options: Mapping[str, Any], build: Callable[[], Dataset]) -> Dataset:
+    """The dataset from a valid cache entry for ``(layout, root, options)``, else ``build()``'s, saved."""
+    key = cache_key(layout, root, options)
+    path = index_cache_dir() / f"{key[:32]}.parquet"
+    if path.exists():
+        try:
+            served = _read(path, key)
+        except Exception as exc:  # whatever is wrong with the file, rebuilding is the fix
+            warnings.warn(f"rebuilding the unreadable index cache {path}: {exc!r}", IndexCacheWarning, stacklevel=3)
+        else:
+            if served is not None:
+                return served
+    started_ns = time.time_ns()
+    dataset = build()
+    _save(path, key, dataset, started_ns)
+    return dataset
+
+
+def cache_key(layout: str, root: Path, options: Mapping[str, Any]) -> str:
+    """sha256 of the layout, the root and the options, each as given and as absolute paths."""
+    def resolved(value: Any) -> Any:
+        return os.path.abspath(value) if isinstance(value, (str, os.PathLike)) else value
+
+    identity = {
+        "layout": layout,
+        "root": [os.fspath(root), os.path.abspath(root)],
+        "options": {name: [value, resolved(value)] for name, value in options.items()},
+    }
+    text = json.dumps(identity, sort_keys=True, default=os.fspath)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def fingerprint(root: Path, inputs: tuple[str, ...]) -> tuple[str, int]:
+    """(sha256 of the stats of ``root``, the folders below it and ``inputs``; newest mtime_ns).
+
+    The newest mtime, not ctime, decides raciness: a settled tree whose times were set back
+    (a restored backup) has old mtimes and a fresh ctime, and is still safe to cache.
+
+    A missing input counts as such, so its appearing changes the fingerprint too.
+    """
+    digest = hashlib.sha256()
+    newest = 0
+    for path, stat in [*_folder_stats(root), *((p, _stat_or_none(p)) for p in inputs)]:
+        if stat is None:
+            digest.update(f"{path}\0missing\n".encode("utf-8", "surrogateescape"))
+            continue
+        newest = max(newest, stat.st_mtime_ns)
+        fields = (path, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)
+        digest.update("\0".join(map(str, fields)).encode("utf-8", "surrogateescape") + b"\n")
+    return digest.hexdigest(), newest
+
+
+def _folder_stats(root: Path) -> list[tuple[str, os.stat_result]]:
+    """``(path, stat)`` of ``root`` and every folder below it, in a stable order.
+
+    Folder symlinks are followed, as the layouts follow them; each folder is visited once, so
+    a link loop ends.
+    """
+    seen: set[tuple[int, int]] = set()
+    stats = []
+    stack = [os.path.abspath(root)]
+    while stack:
+        folder = stack.pop()
+        stat = os.stat(folder)
+        if (stat.st_dev, stat.st_ino) in seen:
+            continue
+        seen.add((stat.st_dev, stat.st_ino))
+        stats.append((folder, stat))
+        with os.scandir(folder) as entries:
+            below = sorted(entry.path for entry in entries if entry.is_dir())
+        stack.extend(reversed(below))
+    return stats
+
+
+def _stat_or_none(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+@functools.cache
+def code_digest() -> str:
+    """sha256 of the source of :data:`CODE_MODULES`: an index built by other code is not served."""
+    digest = hashlib.sha256()
+    for name in CODE_MODULES:
+        digest.update(Path(importlib.import_module(name).__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def _read(path: Path, key: str) -> Dataset | None:
+    """The entry's dataset, or None when the entry is of another dataset, code or tree state.
+
+    Raises on a file that is not a readable entry (the caller rebuilds it).
+    """
+    import pyarrow.parquet as pq
+
+    header = json.loads(pq.read_schema(path).metadata[METADATA_KEY])
+    if header["format"] != FORMAT or header["key"] != key or header["code"] != code_digest():
+        return None
+    inputs = tuple(header["inputs"])
+    try:
+        current = fingerprint(Path(header["root"]), inputs)[0]
+    except OSError:  # a folder went away while it was listed: the tree changed
+        return None
+    if current != header["fingerprint"]:
+        return None
+    table = pq.read_table(path)
+    samples = pd.DataFrame({name: _column(table.column(name), dtype) for name, dtype in header["dtypes"].items()})
+    report = DataReport([Problem(*problem) for problem in header["problems"]])
+    return Dataset(header["name"], Path(header["root"]), samples, report, header["meta"], inputs)
+
+
+def _column(column: Any, dtype: str) -> pd.Series:
+    """One stored column as the ``dtype`` it had; strings come back as Python objects, None kept."""
+    if dtype != "object":
+        return pd.Series(column.to_numpy(), dtype=dtype)
+    if column.null_count == len(column):
+        return pd.Series(np.full(len(column), None, dtype=object), dtype=object)
+    # Through the dictionary, so rows of one folder share one string object as after a fresh index.
+    encoded = column.combine_chunks().dictionary_encode()
+    values = np.array([*encoded.dictionary.to_pylist(), None], dtype=object)
+    # An explicit object dtype: left to infer, pandas would make a str column and None NaN.
+    return pd.Series(values[encoded.indices.fill_null(-1).to_numpy()], dtype=object)
+
+
+def _save(path: Path, key: str, dataset: Dataset, started_ns: int) -> None:
+    """Write ``dataset``'s entry atomically, unless its tree changed too recently to trust."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        digest, newest = fingerprint(dataset.root, dataset.inputs)
+    except OSError:  # a folder vanished or is unreadable: nothing stable to fingerprint
+        return
+    if newest >= started_ns - RACY_WINDOW_NS:
+        return
+    header = {
+        "format": FORMAT,
+        "key": key,
+        "code": code_digest(),
+        "fingerprint": digest,
+        "name": dataset.name,
+        "root": str(dataset.root),
+        "inputs": list(dataset.inputs),
+        "meta": dataset.meta,
+        "dtypes": {name: str(dtype) for name, dtype in dataset.samples.dtypes.items()},
+        "problems": [[p.path, p.reason, p.detail] for p in dataset.report.problems],
+    }
+    try:
+        if json.loads(json.dumps(header["meta"])) != header["meta"]:
+            raise ValueError("the dataset's meta does not survive JSON unchanged")
+        table = pa.Table.from_pandas(dataset.samples, preserve_index=False)
+        table = table.replace_schema_metadata({METADATA_KEY: json.dumps(header).encode("utf-8")})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # A reader must never see half a file: write aside, then rename over the old entry.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            pq.write_table(table, tmp)
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    except (OSError, TypeError, ValueError, pa.ArrowException) as exc:
+        warnings.warn(
+            f"could not save the index of {dataset.root} in {path.parent} ({exc!r}); it is rebuilt next time."
+            " Point $VISENT_CACHE at a writable folder, or pass --no-index-cache.",
+            IndexCacheWarning,
+            stacklevel=3,
+        )
