@@ -94,37 +94,38 @@ class DataReport:
         return len(self.problems)
 
 
+#: The value of an optional column that a row leaves out (``group`` is derived, see make_samples).
+_DEFAULTS: dict[str, Any] = {
+    "attribute": None, "noun": None, "anp": None, "x0": np.nan, "y0": np.nan, "x1": np.nan, "y1": np.nan, "augment": 0,
+}
+
+
 def make_samples(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Build a samples table from row dicts; missing optional fields get their defaults.
 
     ``path`` and ``label`` are required; ``attribute``/``noun``/``anp`` default to ``None``,
     the box to NaN, ``augment`` to 0 and ``group`` to the ANP, else the label.
-    Extra keys (e.g. a manifest's ``split``) become extra columns.
+    Extra keys (e.g. a manifest's ``split``) become extra columns, in order of first
+    appearance, NaN in the rows without them.
     """
-    records = []
-    for row in rows:
-        record = {
-            "attribute": None,
-            "noun": None,
-            "anp": None,
-            "x0": np.nan,
-            "y0": np.nan,
-            "x1": np.nan,
-            "y1": np.nan,
-            "augment": 0,
-            **row,
-        }
-        record.setdefault("group", record["anp"] if record["anp"] is not None else str(record["label"]))
-        records.append(record)
+    # Column by column: a full record per row would cost more memory than the table itself, and a
+    # million-image crawl is indexed in one go.
+    columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+    for count, row in enumerate(rows):
+        for key in row:
+            if key not in columns:
+                columns[key] = [np.nan] * count
+        for name, values in columns.items():
+            if name in row:
+                values.append(row[name])
+            elif name == "group":
+                values.append(row["anp"] if row.get("anp") is not None else str(row["label"]))
+            else:
+                values.append(_DEFAULTS.get(name, np.nan))
     # Built as object first: inferring pandas' str dtype would turn None into NaN.
-    frame = pd.DataFrame(records, columns=_column_order(records), dtype=object)
-    return frame.astype(COLUMNS)
-
-
-def _column_order(records: Sequence[Mapping[str, Any]]) -> list[str]:
-    """:data:`COLUMNS` first, then any extra keys in order of first appearance."""
-    extra = dict.fromkeys(k for r in records for k in r if k not in COLUMNS)
-    return [*COLUMNS, *extra]
+    return pd.DataFrame(
+        {name: pd.Series(values, dtype=object).astype(COLUMNS.get(name, object)) for name, values in columns.items()}
+    )
 
 
 def validate_samples(samples: pd.DataFrame, where: str = "samples") -> None:
