@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
-import resource
 import shutil
-import sys
 import tempfile
 import threading
 import traceback
@@ -34,6 +32,7 @@ import torch
 
 from benchmarks.common import BenchmarkError, ratio
 from benchmarks.fixtures import random_cache, random_train_data
+from benchmarks.procmem import peak_rss_bytes, rss_anon_bytes
 from benchmarks.training import training_ours
 from visent.features import CHANNELS, REGIONS, FeatureCache
 
@@ -41,7 +40,6 @@ MODES = {
     "cache": "ours: regions gathered per batch from the memory-mapped fp16 cache",
     "ram": "naive: every feature loaded into RAM as fp32 before training",
 }
-STATUS = Path("/proc/self/status")
 SAMPLE_S = 0.005
 
 
@@ -58,21 +56,6 @@ class InMemoryFeatures:
 
     def regions(self, rows: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(self.features[np.asarray(rows)])  # (n, 196, 512) fp32
-
-
-def _status_bytes(field: str) -> int | None:
-    """A ``kB`` field of ``/proc/self/status`` in bytes, or None where ``/proc`` does not report it."""
-    if not STATUS.exists():
-        return None
-    for line in STATUS.read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) * 1024
-    return None
-
-
-def rss_anon_bytes() -> int | None:
-    """This process's anonymous resident memory now (``RssAnon``), or None off Linux."""
-    return _status_bytes("RssAnon")
 
 
 class PeakSampler(threading.Thread):
@@ -93,15 +76,6 @@ class PeakSampler(threading.Thread):
         return self.peak
 
 
-def _peak_rss_bytes() -> int:
-    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec.
-    peak = _status_bytes("VmHWM")
-    if peak is not None:
-        return peak
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # macOS reports bytes, others kB
-
-
 def child(cache_dir: Path, mode: str, iterations: int, batch_size: int) -> dict[str, Any]:
     """Train from ``cache_dir`` in ``mode`` and report this process's memory (run in its own process)."""
     sampler = PeakSampler()
@@ -119,7 +93,7 @@ def child(cache_dir: Path, mode: str, iterations: int, batch_size: int) -> dict[
         "batch_size": batch_size,
         "baseline_anon_bytes": baseline,
         "peak_anon_bytes": sampler.stop(),
-        "peak_rss_bytes": _peak_rss_bytes(),
+        "peak_rss_bytes": peak_rss_bytes(),
         "images_per_s": timing["images_per_s"],
     }
 

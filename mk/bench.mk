@@ -2,6 +2,8 @@
 # defines PY and STAMP.
 #   make bench       CPU, about 5-8 minutes on 2 cores -> results/bench/cpu.json and cpu.md
 #   make bench-gpu   GPU, about 5 minutes on one H200   -> results/bench/gpu-$(GPU_NAME).json and .md
+#   make bench-index indexing 10,000 and 100,000 placeholder files, cold and cached, a few minutes
+#                    -> results/bench/indexing.json and .md
 # The GPU script needs only the repository and a CUDA PyTorch with torchvision, so it runs with the
 # machine's own Python (GPU_PY) rather than the project venv.
 
@@ -9,10 +11,13 @@ BENCH_DIR := results/bench
 GPU_PY ?= python3
 GPU_NAME ?= h200
 
-.PHONY: bench bench-gpu
+.PHONY: bench bench-gpu bench-index
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py --out-dir $(BENCH_DIR)
 
 bench-gpu:
 	$(GPU_PY) benchmarks/gpu.py --out $(BENCH_DIR)/gpu-$(GPU_NAME).json
+
+bench-index: $(STAMP)
+	$(PY) benchmarks/indexing.py --out-dir $(BENCH_DIR)

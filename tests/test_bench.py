@@ -208,3 +208,19 @@ def test_random_train_data_validates_on_the_last_rows(tmp_path):
     assert data.queries.shape == (20, 50) and set(np.unique(data.labels)) <= {0, 1}
     with pytest.raises(ValueError, match="n_val must be between 1 and 19 for a cache of 20 rows, got 20"):
         random_train_data(cache, n_val=20)
+
+
+def test_indexing_smoke_serves_the_second_index_from_the_cache_and_opens_no_placeholder(tmp_path):
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "indexing.py"), "--smoke", "--out-dir", str(tmp_path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
+    result = json.loads((tmp_path / "indexing-smoke.json").read_text())
+    assert result["checks"] == {"cold_wrote_the_cache": True, "cached_was_served": True, "cached_equals_cold": True}
+    for n in result["sizes"]:
+        for run in (*result["runs"][str(n)]["cold"], *result["runs"][str(n)]["cached"]):
+            # Zero-byte placeholders are no images, yet nothing is reported: no file was opened.
+            assert run["samples"] == n and run["problems"] == {}
+    small, large = result["sizes"]
+    cold = [result["runs"][str(n)]["cold_indexing_rss_bytes"] for n in (small, large)]
+    assert result["memory"]["cold"]["bytes_per_sample"] == pytest.approx((cold[1] - cold[0]) / (large - small))
+    assert (tmp_path / "indexing-smoke.md").read_text().count("\n| ") == len(result["rows"]) + 1
