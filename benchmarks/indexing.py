@@ -54,7 +54,9 @@ NOTES = [
     "memory: peak RSS of the indexing process above its RSS after importing the library. It includes a"
     " fixed part (first-use imports and allocations), so the cost of a sample is the slope between the two"
     " sizes: (memory at the large size - memory at the small size) / (the difference in files).",
-    "speedup of the cached index: cold seconds / cached seconds.",
+    "speedup of the cached index: cold seconds / cached seconds. Cold means without the index cache, not"
+    " a cold disk: the tree was just written, so its folders sit in the kernel's cache; on a cold disk"
+    " both listing (cold) and stat'ing (cached) are slower.",
     "the tree's folders are dated an hour back: a tree written moments ago is never cached (the"
     " index cache's racy-entry rule), and a real collection has been at rest for longer.",
 ]
