@@ -1,13 +1,14 @@
 """The index cache: a layout's indexed :class:`Dataset` saved once and served while nothing changed.
 
-Listing a 1.1M-image crawl costs seconds to minutes; checking that it did not change costs one
-``stat`` per folder. An entry is one Parquet file, ``<user cache>/index/<key>.parquet``
+Indexing a 1.1M-image crawl builds a row per file; checking that the crawl did not change costs
+one ``stat`` per folder and a C-level pass over each folder's entries to find its subfolders
+(``benchmarks/indexing.py`` measures both). An entry is one Parquet file, ``<user cache>/index/<key>.parquet``
 (:func:`visent.usercache.user_cache_dir`), holding the samples table; its footer holds the
 name, root, meta, inputs and every problem of the report, so a served dataset equals a fresh one.
 
 Key
-    the layout, the root and the options, each as given and resolved (a relative path means
-    another file from another working folder). One file per dataset: a rebuilt index
+    the layout, the root and the options, each as given and made absolute (a relative path
+    means another file from another working folder). One file per dataset: a rebuilt index
     replaces the old entry.
 Validity
     the entry is served only if its format, its key, the digest of the indexing code, and the
@@ -91,7 +92,7 @@ def cache_key(layout: str, root: Path, options: Mapping[str, Any]) -> str:
         "root": [os.fspath(root), os.path.abspath(root)],
         "options": {name: [value, resolved(value)] for name, value in options.items()},
     }
-    text = json.dumps(identity, sort_keys=True, default=os.fspath)
+    text = json.dumps(identity, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
