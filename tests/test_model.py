@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from visent.model import VARIANTS, AdjectiveOnly, AttributeAttention, build_model
+from visent.model import QUERIES, VARIANTS, AdjectiveOnly, AttributeAttention, build_model
 
 
 def test_attribute_attention_public_api_shapes():
@@ -69,3 +69,45 @@ def test_every_variant_is_described_and_unknown_names_list_the_choices():
     assert set(VARIANTS) == {"gap", "attention-truth", "attention-shuffled", "attention-predicted", "attention-learned", "adjective-only"}
     with pytest.raises(ValueError, match="choose one of"):
         build_model("attention-magic")
+
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_region_evidence_sums_to_the_logit_margin(query):
+    torch.manual_seed(0)
+    model = AttributeAttention(region_dim=16, word_dim=4, hidden_dim=8, query=query)
+    V, a = torch.rand(3, 196, 16), torch.randn(3, 4)
+    logits = model(V, a)
+    evidence = model.region_evidence(V, a)  # (3, 196)
+    assert evidence.shape == (3, 196)
+    assert torch.allclose(evidence.sum(1), logits[:, 1] - logits[:, 0], atol=1e-5)
+
+
+def test_image_only_attention_decides_by_a_sum_of_terms_that_each_see_one_region():
+    torch.manual_seed(1)
+    model = AttributeAttention(region_dim=16, word_dim=4, hidden_dim=8, query="learned")
+    u = model.classifier.weight[1] - model.classifier.weight[0]  # (8,)
+    c = model.classifier.bias[1] - model.classifier.bias[0]
+    aE = torch.relu(model.encode_attribute(model.learned_a))  # (8,)
+
+    def terms(V):  # ReLU(s_i) (u . vE_i + c), (1, 196)
+        vE = torch.relu(model.encode_regions(V))  # (1, 196, 8)
+        return torch.relu(vE @ aE) * (vE @ u + c)
+
+    V = torch.rand(1, 196, 16)
+    W = V.clone()
+    W[0, 7] = torch.rand(16) * 4
+    others = torch.arange(196) != 7
+    assert torch.equal(terms(V)[0, others], terms(W)[0, others])
+    for X in (V, W):
+        vE = torch.relu(model.encode_regions(X))
+        normaliser = torch.relu(vE @ aE).sum(1)  # (1,), > 0 here
+        margin = model.region_evidence(X).sum(1)
+        assert normaliser.item() > 0
+        assert torch.allclose(margin * normaliser, terms(X).sum(1), rtol=1e-4, atol=1e-5)
+
+
+def test_region_evidence_refuses_more_than_two_classes():
+    model = AttributeAttention(region_dim=16, word_dim=4, hidden_dim=8, num_classes=3)
+    with pytest.raises(ValueError, match="binary classifier, this one has 3 classes"):
+        model.region_evidence(torch.rand(1, 196, 16), torch.randn(1, 4))

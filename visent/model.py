@@ -82,6 +82,25 @@ class AttributeAttention(nn.Module):
         logits = eq6_classify(g, self.classifier.weight, self.classifier.bias)  # (B, C)
         return (logits, o) if return_attention else logits
 
+    def region_evidence(self, V: Tensor, a: Tensor | None = None) -> Tensor:
+        r"""Each region's share of the binary logit margin, ``(B, 196)``; rows sum to ``z_1 - z_0``.
+
+        With $u = W_s[1] - W_s[0]$ and $c = b_s[1] - b_s[0]$, eqs. (3), (5) and (6) give
+        $z_1 - z_0 = \sum_i o_i (u \cdot v^E_i + c)$, because the weights sum to one. Region $i$'s
+        term is returned. Since eq. (5) divides by a positive number, the decision's sign is that of
+        $\sum_i \mathrm{ReLU}(s_i)(u \cdot v^E_i + c)$: a sum of one function of each region alone,
+        the same form as the whole-image model's decision (the book's "What attention can add").
+        """
+        if self.classifier.out_features != 2:
+            classes = self.classifier.out_features
+            raise ValueError(f"region_evidence needs a binary classifier, this one has {classes} classes")
+        _, o = self(V, a, return_attention=True)  # (B, 196)
+        vE = eq1_encode_regions(V.to(self.encode_regions.weight.dtype), self.encode_regions.weight,
+                                self.encode_regions.bias)  # (B, 196, d)
+        u = self.classifier.weight[1] - self.classifier.weight[0]  # (d,)
+        c = self.classifier.bias[1] - self.classifier.bias[0]
+        return o * (vE @ u + c)  # (B, 196)
+
 
 class AdjectiveOnly(nn.Module):
     """No image at all: logistic regression on the attribute's word vector.
