@@ -89,6 +89,28 @@ def test_resume_from_checkpoint_continues_exactly(tmp_path):
     assert resumed.history == straight.history
 
 
+def test_a_checkpoint_saved_before_a_config_key_existed_resumes_with_its_default(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("gap", region_dim=16, word_dim=4, hidden_dim=16)
+    fit(model, toy_data(), config(variant="gap", max_epochs=2), torch.device("cpu"), tmp_path / "c.pt", progress=False)
+    state = load_checkpoint(tmp_path / "c.pt")
+    del state["config"]["index_cache"]  # as written by a version without the index cache
+    torch.save(state, tmp_path / "c.pt")
+    out = fit(model, toy_data(), config(variant="gap", max_epochs=2), torch.device("cpu"), tmp_path / "c.pt", progress=False)
+    assert out.seconds == state["seconds"]  # nothing retrained: both epochs came from the checkpoint
+
+
+def test_a_checkpoint_with_a_key_this_version_does_not_know_is_not_resumed(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("gap", region_dim=16, word_dim=4, hidden_dim=16)
+    fit(model, toy_data(), config(variant="gap", max_epochs=2), torch.device("cpu"), tmp_path / "c.pt", progress=False)
+    state = load_checkpoint(tmp_path / "c.pt")
+    state["config"]["from_the_future"] = 1
+    torch.save(state, tmp_path / "c.pt")
+    out = fit(model, toy_data(), config(variant="gap", max_epochs=2), torch.device("cpu"), tmp_path / "c.pt", progress=False)
+    assert out.seconds != state["seconds"]
+
+
 def test_early_stopping_stops_after_patience_epochs_without_val_improvement():
     data = toy_data()
     rng = np.random.default_rng(0)

@@ -22,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from visent import distributed
-from visent.config import RunConfig
+from visent.config import ConfigError, RunConfig
 
 if TYPE_CHECKING:
     from visent.features import FeatureCache
@@ -123,6 +123,14 @@ def _save_checkpoint(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
+def _same_config(saved: dict, config: RunConfig) -> bool:
+    """Whether a checkpoint's config is ``config``, reading keys added since it was saved as their defaults."""
+    try:
+        return RunConfig.from_dict(saved).to_dict() == config.to_dict()
+    except (ConfigError, TypeError, ValueError):  # a key this version does not know: another program's checkpoint
+        return False
+
+
 def load_checkpoint(path: str | Path) -> dict:
     """A checkpoint written by ``fit``; loads with ``weights_only=True`` (no code is unpickled)."""
     return torch.load(path, map_location="cpu", weights_only=True)
@@ -157,7 +165,7 @@ def fit(
     identity = data.identity()
     if ckpt_path and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
-        if state["config"] == config.to_dict() and state.get("data") == identity:
+        if _same_config(state["config"], config) and state.get("data") == identity:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             history, bad_epochs, seconds = state["history"], state["bad_epochs"], state["seconds"]
