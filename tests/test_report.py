@@ -281,12 +281,12 @@ def test_write_includes_takes_the_ontology_from_the_environment(tmp_path, monkey
     assert "| adjective_majority " in (tmp_path / "out" / "leak.md").read_text()
 
 
-def test_bench_snippet_flattens_scalar_fields_and_reads_provenance_from_env(tmp_path):
+def test_bench_snippet_lists_a_json_without_report_as_field_value_rows_with_provenance(tmp_path):
     (tmp_path / "extract_cpu.json").write_text(
         json.dumps(
             {
                 "name": "extract",
-                "images_per_s": 12.345,
+                "images_per_s": 12.3456,
                 "memory": {"peak_mb": 1200},
                 "sizes": [1, 2],
                 "env": {"device": "cuda", "date": "2025-12-01T00:00:00", "commit": "abcdef0123"},
@@ -296,9 +296,21 @@ def test_bench_snippet_flattens_scalar_fields_and_reads_provenance_from_env(tmp_
 
     text = bench_snippet(tmp_path)
 
-    assert _rows(text) == [{"benchmark": "extract", "images_per_s": "12.35", "memory.peak_mb": "1200"}]
-    assert "*Provenance*: 1 file in" in text
-    assert "measured 2025-12-01; commit `abcdef0`; device cuda." in text
+    assert text.startswith("## Benchmark `extract`\n")
+    assert _rows(text) == [{"field": "images_per_s", "value": "12.35"}, {"field": "memory.peak_mb", "value": "1200"}]
+    assert "*Provenance*: `extract_cpu.json`; measured 2025-12-01; commit `abcdef0`; device cuda." in text
+
+
+def test_bench_snippet_shows_the_report_a_benchmark_wrote_beside_its_json_one_heading_level_down(tmp_path):
+    (tmp_path / "cpu.json").write_text(json.dumps({"name": "cpu", "images_per_s": 3.4}))
+    (tmp_path / "cpu.md").write_text("# Benchmark `cpu`\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n## Notes\n")
+    (tmp_path / "make-run.json").write_text(json.dumps({"name": "make-run", "wall_seconds": 529.2}))
+
+    text = bench_snippet(tmp_path)
+
+    assert text.index("## Benchmark `cpu`\n") < text.index("### Notes") < text.index("## Benchmark `make-run`")
+    assert "\n# " not in text and "images_per_s" not in text  # the JSON of a benchmark with a report is not listed
+    assert _rows(text[text.index("## Benchmark `make-run`"):]) == [{"field": "wall_seconds", "value": "529.2"}]
 
 
 def test_a_benchmark_file_that_is_not_an_object_is_an_error_naming_it(tmp_path):

@@ -24,6 +24,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import fields
@@ -383,23 +384,39 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def _cell(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def bench_snippet(bench_dir: str | Path) -> str:
-    """One row per benchmark file of ``bench_dir``: its scalar fields, with a provenance line."""
+    """One section per benchmark file of ``bench_dir``.
+
+    A benchmark that wrote its own report beside its JSON (``cpu.json`` and ``cpu.md``) is shown
+    by that report, its headings one level down. Otherwise the JSON's scalar fields are listed as
+    field/value rows, with a provenance line from its ``env``.
+    """
     files = sorted(Path(bench_dir).glob("*.json")) if Path(bench_dir).is_dir() else []
     if not files:
         return _not_measured(f"no benchmark files in `{bench_dir}`. The benchmarks write them there.")
-    rows, envs = [], []
+    sections = []
     for path in files:
         data = _json_object(path)
+        report = path.with_suffix(".md")
+        if report.is_file():
+            sections.append(re.sub(r"^#", "##", report.read_text().strip(), flags=re.MULTILINE))
+            continue
         env = data.pop("env", None)
-        envs.append(env if isinstance(env, dict) else {})
-        rows.append({"benchmark": data.pop("name", path.stem)} | _flatten(data))
-    devices = sorted({str(e.get("device") or e.get("gpu") or "unknown device") for e in envs})
-    line = (
-        f"*Provenance*: {len(files)} file{'s' if len(files) > 1 else ''} in `{bench_dir}`; "
-        f"measured {_dates(e.get('date') for e in envs)}; {_commits(envs)}; device {', '.join(devices)}."
-    )
-    return f"{markdown_table(pd.DataFrame(rows).fillna(''), '.4g')}\n\n{line}\n"
+        env = env if isinstance(env, dict) else {}
+        name = data.pop("name", path.stem)
+        rows = [{"field": key, "value": _cell(value)} for key, value in _flatten(data).items()]
+        device = env.get("device") or env.get("gpu") or "unknown device"
+        line = (
+            f"*Provenance*: `{path.name}`; measured {_dates([env.get('date')])}; {_commits([env])}; "
+            f"device {device}."
+        )
+        table = pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)  # values as written
+        sections.append(f"## Benchmark `{name}`\n\n{table}\n\n{line}")
+    return "\n\n".join(sections) + "\n"
 
 
 def write_includes(
