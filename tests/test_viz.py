@@ -117,6 +117,15 @@ def test_attention_figure_shares_the_colour_scale_along_a_row():
     assert heat_flat.get_clim() == (0.0, 1.0)  # the largest weight of the row
 
 
+def test_signed_attention_figure_centres_a_diverging_scale_on_zero_along_a_row():
+    evidence = np.zeros((1, 196))
+    evidence[0, 3], evidence[0, 190] = 0.5, -2.0
+    fig = attention_figure([IMAGE], {"evidence": evidence, "half": evidence / 2}, signed=True)
+    heat, half = fig.axes[1].images[1], fig.axes[2].images[1]
+    assert heat.get_clim() == half.get_clim() == (-2.0, 2.0)  # the largest |value| of the row
+    assert heat.get_cmap().name == "RdBu_r"
+
+
 def test_attention_figure_saves_a_png_into_new_folders(tmp_path):
     path = tmp_path / "figures" / "fig1.png"
     attention_figure([IMAGE], {"true": one_hot(3)[None]}, path=path)

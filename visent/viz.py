@@ -47,6 +47,7 @@ CLASS_NAMES: dict[int, str] = {1: "positive", 0: "negative"}
 CLASS_COLOURS: dict[str, str] = {"positive": "#1b9e77", "negative": "#d95f02"}
 BOX_COLOUR = "white"
 ATTENTION_CMAP = "jet"  # the usual heat map of attention figures, as in the paper's Fig. 1
+EVIDENCE_CMAP = "RdBu_r"  # signed maps: red pushes towards positive, blue towards negative, white is 0
 
 ImageLike = Image.Image | np.ndarray
 Box = Sequence[float] | np.ndarray
@@ -136,13 +137,15 @@ def _draw_image(ax: Axes, image: ImageLike, box: Box | None = None, title: str |
 
 
 def _draw_overlay(
-    ax: Axes, image: ImageLike, o: np.ndarray, box: Box | None, title: str | None, alpha: float, vmax: float | None
+    ax: Axes, image: ImageLike, o: np.ndarray, box: Box | None, title: str | None, alpha: float, vmax: float | None,
+    signed: bool = False,
 ) -> None:
     height, width = _draw_image(ax, image, box, title)
     heat = upsample_attention(o, (height, width))
+    vmax = vmax if vmax else max(float(np.abs(heat).max()), 1e-12)
     # The heat map shares the image's extent, so grid cell (r, c) lies over the pixels it pools.
-    ax.imshow(heat, extent=(0, width, height, 0), cmap=ATTENTION_CMAP, alpha=alpha, vmin=0.0,
-              vmax=vmax if vmax else max(float(heat.max()), 1e-12))
+    ax.imshow(heat, extent=(0, width, height, 0), cmap=EVIDENCE_CMAP if signed else ATTENTION_CMAP, alpha=alpha,
+              vmin=-vmax if signed else 0.0, vmax=vmax)
 
 
 def attention_overlay(
@@ -162,6 +165,7 @@ def attention_figure(
     row_titles: Sequence[str] | None = None,
     path: str | Path | None = None,
     alpha: float = 0.5,
+    signed: bool = False,
 ) -> Figure:
     """The paper's Fig. 1 as a grid: one row per image, the image then one overlay per query.
 
@@ -173,6 +177,8 @@ def attention_figure(
         row_titles: ``n`` strings above each row's image (e.g. the label and ANP).
         path: when given, the figure is also saved there as PNG (parent folders are created).
         alpha: opacity of the heat map.
+        signed: the maps hold signed values, such as ``AttributeAttention.region_evidence``: a
+            diverging scale centred on 0 (red positive, blue negative) replaces the heat map.
 
     The colour scale is shared along a row, so a flatter map looks paler than a peaked one.
     """
@@ -198,10 +204,10 @@ def attention_figure(
     for r in range(n):
         box = None if boxes is None else boxes[r]
         _draw_image(axes[r, 0], images[r], box, row_titles[r] if row_titles is not None else None)
-        vmax = max(float(g.max()) for g in (grids[name][r] for name in maps))
+        vmax = max(float(np.abs(g).max()) for g in (grids[name][r] for name in maps))
         for c, name in enumerate(maps, start=1):
             title = f"{name}: {labels[name][r]}" if labels and name in labels else name
-            _draw_overlay(axes[r, c], images[r], grids[name][r], box, title, alpha, vmax)
+            _draw_overlay(axes[r, c], images[r], grids[name][r], box, title, alpha, vmax, signed)
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
