@@ -60,11 +60,8 @@ class AttributeAttention(nn.Module):
             # Scaled like a GloVe 50d vector (norm ~5), so aE starts alive rather than all-zero.
             self.learned_a = nn.Parameter(torch.randn(word_dim) * 0.7)
 
-    def forward(
-        self, V: Tensor, a: Tensor | None = None, return_attention: bool = False
-    ) -> Tensor | tuple[Tensor, Tensor]:
-        """Logits ``(B, num_classes)`` for regions ``V`` ``(B, 196, region_dim)`` and attribute
-        vectors ``a`` ``(B, word_dim)``; with ``return_attention`` also ``o`` ``(B, 196)``."""
+    def _attend(self, V: Tensor, a: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Eqs. (1), (2), (4), (5): the encoded regions ``vE`` ``(B, 196, d)`` and weights ``o`` ``(B, 196)``."""
         V = V.to(self.encode_regions.weight.dtype)
         vE = eq1_encode_regions(V, self.encode_regions.weight, self.encode_regions.bias)  # (B, 196, d)
         if self.query == "none":
@@ -78,6 +75,14 @@ class AttributeAttention(nn.Module):
                 a.to(vE.dtype), self.encode_attribute.weight, self.encode_attribute.bias
             )  # (B, d)
             o = eq5_normalise(eq4_scores(aE, vE))  # (B, 196)
+        return vE, o
+
+    def forward(
+        self, V: Tensor, a: Tensor | None = None, return_attention: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """Logits ``(B, num_classes)`` for regions ``V`` ``(B, 196, region_dim)`` and attribute
+        vectors ``a`` ``(B, word_dim)``; with ``return_attention`` also ``o`` ``(B, 196)``."""
+        vE, o = self._attend(V, a)  # (B, 196, d), (B, 196)
         g = eq3_pool(o, vE)  # (B, d)
         logits = eq6_classify(g, self.classifier.weight, self.classifier.bias)  # (B, C)
         return (logits, o) if return_attention else logits
@@ -89,14 +94,12 @@ class AttributeAttention(nn.Module):
         $z_1 - z_0 = \sum_i o_i (u \cdot v^E_i + c)$, because the weights sum to one. Region $i$'s
         term is returned. Since eq. (5) divides by a positive number, the decision's sign is that of
         $\sum_i \mathrm{ReLU}(s_i)(u \cdot v^E_i + c)$: a sum of one function of each region alone,
-        the same form as the whole-image model's decision (the book's "What attention can add").
+        the same form as the whole-image model's decision (the book's "What image-only attention can add").
         """
         if self.classifier.out_features != 2:
             classes = self.classifier.out_features
             raise ValueError(f"region_evidence needs a binary classifier, this one has {classes} classes")
-        _, o = self(V, a, return_attention=True)  # (B, 196)
-        vE = eq1_encode_regions(V.to(self.encode_regions.weight.dtype), self.encode_regions.weight,
-                                self.encode_regions.bias)  # (B, 196, d)
+        vE, o = self._attend(V, a)  # (B, 196, d), (B, 196)
         u = self.classifier.weight[1] - self.classifier.weight[0]  # (d,)
         c = self.classifier.bias[1] - self.classifier.bias[0]
         return o * (vE @ u + c)  # (B, 196)
