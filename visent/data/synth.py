@@ -46,6 +46,7 @@ import math
 import shutil
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -214,30 +215,16 @@ class SynthConfig:
             raise SynthConfigError("region_frac", value, allowed)
 
     def _check_vocabulary(self) -> None:
-        known = f"choose from {sorted(VSO_ADJECTIVE_SCORES)}"
-        if not (isinstance(self.adjectives, tuple) and all(isinstance(a, str) for a in self.adjectives)):
-            raise SynthConfigError("adjectives", self.adjectives, f"must be a list of adjective names; {known}")
-        unknown = [a for a in self.adjectives if a not in VSO_ADJECTIVE_SCORES]
-        if unknown:
-            raise SynthConfigError("adjectives", self.adjectives, f"{unknown} have no look defined; {known}")
-        if len(set(self.adjectives)) != len(self.adjectives):
-            raise SynthConfigError("adjectives", self.adjectives, "must not repeat a name")
+        _check_names(self, "adjectives", "adjective", VSO_ADJECTIVE_SCORES, "look")
         # Clutter takes adjectives other than the object's, so each polarity needs a spare one.
         needed = 2 if self.n_clutter else 1
         for polarity, word in ((1, "positive"), (0, "negative")):
             if len(_adjectives_of(self.adjectives, polarity)) < needed:
                 raise SynthConfigError(
                     "adjectives", self.adjectives, f"need at least {needed} {word} adjective(s) "
-                    f"(2 per polarity when n_clutter > 0); {known}",
+                    f"(2 per polarity when n_clutter > 0); choose from {sorted(VSO_ADJECTIVE_SCORES)}",
                 )
-        shapes = f"choose from {sorted(_NOUN_SHAPES)}"
-        if not (isinstance(self.nouns, tuple) and self.nouns and all(isinstance(n, str) for n in self.nouns)):
-            raise SynthConfigError("nouns", self.nouns, f"must be a non-empty list of noun names; {shapes}")
-        unknown = [n for n in self.nouns if n not in _NOUN_SHAPES]
-        if unknown:
-            raise SynthConfigError("nouns", self.nouns, f"{unknown} have no shape defined; {shapes}")
-        if len(set(self.nouns)) != len(self.nouns):
-            raise SynthConfigError("nouns", self.nouns, "must not repeat a name")
+        _check_names(self, "nouns", "noun", _NOUN_SHAPES, "shape")
 
     def to_dict(self) -> dict:
         """The config as JSON types (tuples become lists), as stored in ``synth.json``."""
@@ -258,6 +245,19 @@ def _check_number(config: SynthConfig, name: str, low: float, high: float) -> No
     value = getattr(config, name)
     if not _is_number(value) or not low <= value <= high:
         raise SynthConfigError(name, value, f"must be a number in [{low}, {high}]")
+
+
+def _check_names(config: SynthConfig, name: str, word: str, defined: Mapping[str, object], what: str) -> None:
+    """``config.<name>`` must be a non-empty tuple of distinct names that each have a ``what`` defined."""
+    values = getattr(config, name)
+    known = f"choose from {sorted(defined)}"
+    if not (isinstance(values, tuple) and values and all(isinstance(v, str) for v in values)):
+        raise SynthConfigError(name, values, f"must be a non-empty list of {word} names; {known}")
+    unknown = [v for v in values if v not in defined]
+    if unknown:
+        raise SynthConfigError(name, values, f"{unknown} have no {what} defined; {known}")
+    if len(set(values)) != len(values):
+        raise SynthConfigError(name, values, "must not repeat a name")
 
 
 def _adjectives_of(adjectives: tuple[str, ...], polarity: int) -> list[str]:
