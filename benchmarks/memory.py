@@ -71,8 +71,12 @@ class PeakSampler(threading.Thread):
             self.peak = max(self.peak, rss_anon_bytes())
 
     def stop(self) -> int | None:
+        """The peak, including one last sample taken now: on a busy machine, or in a run of a few
+        milliseconds, the thread may not have been scheduled while the data was held."""
         self._stop_event.set()
         self.join()
+        if self.peak is not None:
+            self.peak = max(self.peak, rss_anon_bytes())
         return self.peak
 
 

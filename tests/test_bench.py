@@ -16,7 +16,8 @@ sys.path.insert(0, str(REPO))  # `benchmarks` is a folder of scripts at the repo
 
 from benchmarks.common import BenchmarkError, measure, ratio, target  # noqa: E402
 from benchmarks.fixtures import random_cache, random_train_data  # noqa: E402
-from benchmarks.memory import InMemoryFeatures  # noqa: E402
+from benchmarks.memory import InMemoryFeatures, PeakSampler  # noqa: E402
+from benchmarks.procmem import rss_anon_bytes  # noqa: E402
 from benchmarks.report import markdown_report  # noqa: E402
 
 # What a bare CUDA PyTorch install lacks: gpu.py must run without any of it.
@@ -189,6 +190,16 @@ def test_markdown_marks_an_unmet_target():
     assert "| (c) epoch, s | 12.50 | 2,500 | 200.0x | >= 100x | yes |" in table
     assert "| (d) growth | 1.50 | 9.00 |  | <= 1.2x | **no** |" in table
     assert "commit `abcdef123456`" in table and "Smoke" not in table
+
+
+@pytest.mark.skipif(rss_anon_bytes() is None, reason="RssAnon is reported on Linux only")
+def test_peak_sampler_counts_memory_still_held_when_it_stops():
+    sampler = PeakSampler()
+    sampler.start()
+    baseline = rss_anon_bytes()
+    held = np.ones(64 * 2**20, dtype=np.uint8)  # 64 MiB, written, so resident
+    peak = sampler.stop()
+    assert peak - baseline >= 0.9 * held.nbytes
 
 
 def test_random_cache_and_its_fp32_copy_hold_the_same_rows(tmp_path):
