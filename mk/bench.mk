@@ -4,6 +4,9 @@
 #   make bench-gpu   GPU, about 5 minutes on one H200   -> results/bench/gpu-$(GPU_NAME).json and .md
 #   make bench-index indexing 10,000 and 100,000 placeholder files, cold and cached, a few minutes
 #                    -> results/bench/indexing.json and .md
+#   make bench-make-run  `make run` in a fresh clone of HEAD (clean tree), timed against 20 minutes,
+#                    its results compared with the committed ones, about 10 minutes
+#                    -> results/bench/make-run.json and .md
 # The GPU script needs only the repository and a CUDA PyTorch with torchvision, so it runs with the
 # machine's own Python (GPU_PY) rather than the project venv.
 
@@ -11,7 +14,7 @@ BENCH_DIR := results/bench
 GPU_PY ?= python3
 GPU_NAME ?= h200
 
-.PHONY: bench bench-gpu bench-index
+.PHONY: bench bench-gpu bench-index bench-make-run
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py --out-dir $(BENCH_DIR)
@@ -21,3 +24,6 @@ bench-gpu:
 
 bench-index: $(STAMP)
 	$(PY) benchmarks/indexing.py --out-dir $(BENCH_DIR)
+
+bench-make-run: $(STAMP)
+	$(PY) benchmarks/make_run.py --venv $(VENV) --out-dir $(BENCH_DIR)

@@ -17,6 +17,7 @@ sys.path.insert(0, str(REPO))  # `benchmarks` is a folder of scripts at the repo
 
 from benchmarks.common import BenchmarkError, measure, ratio, target  # noqa: E402
 from benchmarks.fixtures import random_cache, random_train_data  # noqa: E402
+from benchmarks.make_run import clean_head, compare_results  # noqa: E402
 from benchmarks.memory import InMemoryFeatures, PeakSampler  # noqa: E402
 from benchmarks.procmem import rss_anon_bytes  # noqa: E402
 from benchmarks.report import markdown_report  # noqa: E402
@@ -239,3 +240,39 @@ def test_indexing_smoke_serves_the_second_index_from_the_cache_and_opens_no_plac
     cold = [result["runs"][str(n)]["cold_indexing_rss_bytes"] for n in (small, large)]
     assert result["memory"]["cold"]["bytes_per_sample"] == pytest.approx((cold[1] - cold[0]) / (large - small))
     assert (tmp_path / "indexing-smoke.md").read_text().count("\n| ") == len(result["rows"]) + 1
+
+
+def _result(folder: Path, name: str, **metrics: float) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps({"run_id": name, "metrics": metrics}))
+
+
+def test_make_run_comparison_names_each_differing_metric_and_each_file_never_committed(tmp_path):
+    produced, committed = tmp_path / "produced", tmp_path / "committed"
+    _result(produced, "synthetic-random-gap-s0", test_accuracy=0.9, val_accuracy=0.8)
+    _result(committed, "synthetic-random-gap-s0", test_accuracy=0.9, val_accuracy=0.8)
+    _result(produced, "synthetic-random-attention-truth-s0", test_accuracy=0.95, val_accuracy=0.9)
+    _result(committed, "synthetic-random-attention-truth-s0", test_accuracy=0.95, val_accuracy=0.85)
+    _result(produced, "synthetic-random-adjective-only-s0", test_accuracy=1.0)
+    assert compare_results(produced, committed) == {
+        "synthetic-random-adjective-only-s0": {"committed": False, "identical": False, "differing_metrics": []},
+        "synthetic-random-attention-truth-s0": {"committed": True, "identical": False, "differing_metrics": ["val_accuracy"]},
+        "synthetic-random-gap-s0": {"committed": True, "identical": True, "differing_metrics": []},
+    }
+
+
+def test_make_run_comparison_refuses_a_run_that_wrote_no_result(tmp_path):
+    with pytest.raises(BenchmarkError, match="wrote no synthetic"):
+        compare_results(tmp_path, tmp_path)
+
+
+def test_make_run_refuses_a_tree_whose_changes_a_clone_would_not_carry(tmp_path):
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "a.txt").write_text("one")
+    subprocess.run([*git, "add", "a.txt"], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    assert len(clean_head(tmp_path)) == 40
+    (tmp_path / "a.txt").write_text("two")
+    with pytest.raises(BenchmarkError, match="uncommitted changes"):
+        clean_head(tmp_path)
