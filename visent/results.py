@@ -20,15 +20,21 @@ if TYPE_CHECKING:
 REQUIRED_KEYS = ("run_id", "variant", "config", "dataset", "backbone", "metrics", "timing", "env")
 
 
+#: Folders that runs and book builds write into; changes there are outputs, not changes to the code.
+OUTPUT_DIRS = ("results", "book/_generated")
+
+
 def git_commit(repo: str | Path | None = None) -> dict[str, Any]:
-    """The commit of the code that ran, and whether the tree had uncommitted changes."""
+    """The commit of the code that ran, and whether the tree had uncommitted changes outside
+    ``OUTPUT_DIRS`` (otherwise a run would call its own code dirty as soon as a result was written)."""
     cwd = Path(repo) if repo else Path(visent.__file__).resolve().parent
+    pathspec = [":(top)", *(f":(top,exclude){folder}" for folder in OUTPUT_DIRS)]
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", *pathspec],
             cwd=cwd, capture_output=True, text=True, check=True,
         ).stdout.strip()
         return {"commit": sha, "dirty": bool(dirty)}
