@@ -1,5 +1,6 @@
 """The README's numbers are the committed result files' numbers."""
 
+import json
 from pathlib import Path
 
 from visent.report import README_BEGIN, README_END, load_run_results, readme_snippet
@@ -12,3 +13,11 @@ def test_readme_results_block_matches_the_result_files():
     block = text.split(README_BEGIN, 1)[1].split(README_END, 1)[0].strip()
     expected = readme_snippet(load_run_results(ROOT / "results")).strip()
     assert block == expected, "README is stale: run `python -m visent.report --readme README.md`"
+
+
+def test_readme_make_run_time_and_claim_are_the_benchmarks():
+    text = " ".join((ROOT / "README.md").read_text().split())
+    bench = json.loads((ROOT / "results" / "bench" / "make-run.json").read_text())
+    minutes, seconds = divmod(round(bench["wall_seconds"]), 60)
+    assert f"`make run` took {minutes} min {seconds} s" in text, "README: copy the time from make-run.md"
+    assert ("metric for metric" in text) == bench["targets"]["reproduced"]["met"]
