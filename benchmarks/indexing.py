@@ -265,9 +265,10 @@ def main(argv: list[str] | None = None) -> int:
 
     name = "smoke" if args.smoke else "full"
     profile = PROFILES[name]
+    started = provenance("cpu")  # the code and time at the start: the tree may change while it runs
     with tempfile.TemporaryDirectory(prefix="visent-bench-index-") as tmp:
         result = run(profile, Path(tmp))
-    document = {"profile": name, "smoke": args.smoke, "config": profile, **provenance("cpu"), **result}
+    document = {"profile": name, "smoke": args.smoke, "config": profile, **started, **result}
     out_dir = args.out_dir or REPO / "results" / "bench"
     stem = "indexing-smoke" if args.smoke else "indexing"
     write_json(out_dir / f"{stem}.json", document)

@@ -157,9 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, default=REPO / "results" / "bench",
                         help="where make-run.json and make-run.md go")
     args = parser.parse_args(argv)
+    started = provenance("cpu")  # the code and time at the start: the tree may change while it runs
     with tempfile.TemporaryDirectory(prefix="visent-bench-make-run-") as tmp:
         result = run(args.venv, Path(tmp))
-    document = {"profile": "full", "smoke": False, **provenance("cpu"), **result}
+    document = {"profile": "full", "smoke": False, **started, **result}
     write_json(args.out_dir / "make-run.json", document)
     (args.out_dir / "make-run.md").write_text(markdown_report(document))
     print(markdown_report(document))

@@ -180,9 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     name = "smoke" if args.smoke else "full"
     profile = PROFILES[name]
+    started = provenance("cpu")  # the code and time at the start: the tree may change while it runs
     with tempfile.TemporaryDirectory(prefix="visent-bench-") as tmp:
         result = run(profile, args.weights, Path(tmp))
-    document = {"profile": name, "smoke": args.smoke, "config": profile, **provenance("cpu"), **result}
+    document = {"profile": name, "smoke": args.smoke, "config": profile, **started, **result}
     stem = "cpu-smoke" if args.smoke else "cpu"
     write_json(args.out_dir / f"{stem}.json", document)
     (args.out_dir / f"{stem}.md").write_text(markdown_report(document))
