@@ -314,6 +314,14 @@ def test_bench_snippet_shows_the_report_a_benchmark_wrote_beside_its_json_one_he
     assert _rows(text[text.index("## Benchmark `make-run`"):]) == [{"field": "wall_seconds", "value": "529.2"}]
 
 
+def test_bench_snippet_says_the_gpu_figures_are_open_until_a_benchmark_ran_on_a_gpu(tmp_path):
+    (tmp_path / "cpu.json").write_text(json.dumps({"name": "cpu", "env": {"device": "cpu"}}))
+    assert "## GPU\n\n**Not yet measured**: no benchmark" in bench_snippet(tmp_path)
+
+    (tmp_path / "gpu-h200.json").write_text(json.dumps({"name": "gpu", "env": {"device": "cuda", "gpu": "H200"}}))
+    assert "## GPU\n" not in bench_snippet(tmp_path)
+
+
 def test_a_benchmark_file_that_is_not_an_object_is_an_error_naming_it(tmp_path):
     (tmp_path / "list.json").write_text("[1, 2]")
 

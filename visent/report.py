@@ -393,14 +393,17 @@ def bench_snippet(bench_dir: str | Path) -> str:
 
     A benchmark that wrote its own report beside its JSON (``cpu.json`` and ``cpu.md``) is shown
     by that report, its headings one level down. Otherwise the JSON's scalar fields are listed as
-    field/value rows, with a provenance line from its ``env``.
+    field/value rows, with a provenance line from its ``env``. Where no file was measured on a GPU,
+    a last section says that the GPU figures are open.
     """
     files = sorted(Path(bench_dir).glob("*.json")) if Path(bench_dir).is_dir() else []
     if not files:
         return _not_measured(f"no benchmark files in `{bench_dir}`. The benchmarks write them there.")
-    sections = []
+    sections, on_gpu = [], False
     for path in files:
         data = _json_object(path)
+        recorded = data.get("env") if isinstance(data.get("env"), dict) else {}
+        on_gpu = on_gpu or bool(recorded.get("gpu")) or str(recorded.get("device", "")).startswith("cuda")
         report = path.with_suffix(".md")
         if report.is_file():
             sections.append(re.sub(r"^#", "##", report.read_text().strip(), flags=re.MULTILINE))
@@ -416,6 +419,13 @@ def bench_snippet(bench_dir: str | Path) -> str:
         )
         table = pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)  # values as written
         sections.append(f"## Benchmark `{name}`\n\n{table}\n\n{line}")
+    if not on_gpu:
+        sections.append("## GPU\n\n" + _not_measured(
+            f"no benchmark in `{bench_dir}` ran on a GPU, so the GPU figures (backbone and end-to-end"
+            " images/s, training steps/s, the paper-scale extrapolation) are open. `make bench-gpu` measures"
+            " them in about 5 minutes on one GPU and writes `gpu-<name>.json` and `.md` there; this page"
+            " then shows them."
+        ).strip())
     return "\n\n".join(sections) + "\n"
 
 
