@@ -1,6 +1,6 @@
 """The CPU benchmarks (``make bench``): each of ours beside the naive reference, in one run.
 
-    python benchmarks/run.py              # about 5-8 minutes on 2 cores -> results/bench/cpu.{json,md}
+    python benchmarks/run.py              # about 2 minutes on 2 idle cores (5-8 under load) -> results/bench/cpu.{json,md}
     python benchmarks/run.py --smoke      # tiny sizes, seconds: checks that everything runs
 
 (a) backbone images/s, (b) training images/s from the feature cache, (c) time per paper epoch,
