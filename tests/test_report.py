@@ -219,6 +219,23 @@ def test_contrasts_are_differences_of_mean_accuracy_in_points(tmp_path):
     assert rows["Does the true adjective matter?"]["synthetic (points)"] == "not yet measured"
 
 
+def test_contrasts_with_several_seeds_are_mean_and_sd_of_the_paired_per_seed_differences(tmp_path):
+    results = _write(
+        tmp_path,
+        *(_result("attention-truth", acc, seed=seed) for seed, acc in enumerate((0.90, 0.80, 0.85))),
+        *(_result("gap", acc, seed=seed) for seed, acc in enumerate((0.70, 0.70, 0.70))),
+        _result("adjective-only", 1.0, seed=0),
+    )
+
+    text = contrasts_snippet(results)
+    rows = {row["question"]: row for row in _rows(text)}
+
+    # Differences 20, 10, 15 points: mean 15, sd 5. One paired seed only: the difference of the means.
+    assert rows["What the paper credits to attention"]["synthetic (points)"] == "+15.0 ± 5.0"
+    assert rows["What the image adds to the adjective"]["synthetic (points)"] == "-15.0"
+    assert "Mean ± sd over seeds of the per-seed difference" in text
+
+
 def test_results_in_subfolders_are_read_but_benchmarks_are_not(tmp_path):
     write_result(_result("gap", 0.7), tmp_path)
     write_result(_result("attention-truth", 0.9), tmp_path / "table1")

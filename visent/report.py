@@ -293,23 +293,37 @@ def extended_snippet(results: list[dict[str, Any]], results_dir: str | Path = "r
     )
 
 
+def _contrast(by_seed: dict[tuple[str, str, str], pd.Series], dataset: str | None, a: str, b: str, split: str) -> str:
+    """``a`` − ``b`` in points: mean ± sd of the per-seed differences where two or more seeds ran both
+    (runs with the same split and seed are paired), else the difference of the means."""
+    ours, theirs = by_seed.get((dataset, a, split)), by_seed.get((dataset, b, split))
+    if ours is None or theirs is None:
+        return NOT_MEASURED
+    paired = (ours - theirs).dropna()  # aligned on the seed
+    if len(paired) >= 2:
+        return f"{100 * paired.mean():+.1f} ± {100 * paired.std(ddof=1):.1f}"
+    return f"{100 * (ours.mean() - theirs.mean()):+.1f}"
+
+
 def contrasts_snippet(results: list[dict[str, Any]], results_dir: str | Path = "results") -> str:
-    """Each question of ``CONTRASTS`` as a difference of mean test accuracies, in points, per dataset."""
-    means: dict[tuple[str, str, str], float] = {}
+    """Each question of ``CONTRASTS`` as a difference of test accuracies in points, per dataset: the
+    mean ± sd over seeds of the paired per-seed differences (see ``_contrast``)."""
+    by_seed: dict[tuple[str, str, str], pd.Series] = {}
     if results:
-        means = results_frame(results).groupby(["dataset", "variant", "split"])["test_accuracy"].mean().to_dict()
-    columns = {f"{d} (points)": d for d in sorted({d for d, _, _ in means})} or {"difference (points)": None}
+        accuracy = results_frame(results).groupby(["dataset", "variant", "split", "seed"])["test_accuracy"].mean()
+        by_seed = {key: group.droplevel([0, 1, 2]) for key, group in accuracy.groupby(level=[0, 1, 2])}
+    columns = {f"{d} (points)": d for d in sorted({d for d, _, _ in by_seed})} or {"difference (points)": None}
     rows = []
     for question, a_variant, b_variant, split in CONTRASTS:
         row = {"question": question, "comparison": f"`{a_variant}` − `{b_variant}` ({split} split)"}
         for column, dataset in columns.items():
-            a, b = means.get((dataset, a_variant, split)), means.get((dataset, b_variant, split))
-            row[column] = NOT_MEASURED if a is None or b is None else f"{100 * (a - b):+.1f}"
+            row[column] = _contrast(by_seed, dataset, a_variant, b_variant, split)
         rows.append(row)
     table = markdown_table(pd.DataFrame(rows), "+.1f")
     if not results:
         return f"{table}\n\n{_missing('run results', results_dir)}"
-    return f"{table}\n\n{provenance(results)}\n"
+    note = "Mean ± sd over seeds of the per-seed difference: both variants ran on the same split with the same seed."
+    return f"{table}\n\n{note}\n\n{provenance(results)}\n"
 
 
 def leak_snippet(ontology: str | Path | None) -> str:
