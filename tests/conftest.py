@@ -7,6 +7,7 @@ and commit no image files.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -107,5 +108,22 @@ def make_tree(write_photo: PhotoWriter) -> TreeMaker:
                 else:
                     path.write_text("not an image\n")
         return root
+
+    return make
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Callable[[Mapping[str, str]], Path]:
+    """``git_repo({"path/in/repo": "text", ...})``: a git repository in ``tmp_path`` with those files
+    committed; returns its root."""
+
+    def make(files: Mapping[str, str]) -> Path:
+        for name, text in files.items():
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_text(text)
+        git = ["git", "-c", "user.name=visent", "-c", "user.email=visent@example.invalid", "-C", str(tmp_path)]
+        for command in (["init", "-q"], ["add", "."], ["commit", "-qm", "fixture"]):
+            subprocess.run([*git, *command], check=True)
+        return tmp_path
 
     return make

@@ -266,13 +266,9 @@ def test_make_run_comparison_refuses_a_run_that_wrote_no_result(tmp_path):
         compare_results(tmp_path, tmp_path)
 
 
-def test_make_run_refuses_a_tree_whose_changes_a_clone_would_not_carry(tmp_path):
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
-    subprocess.run([*git, "init", "-q"], check=True)
-    (tmp_path / "a.txt").write_text("one")
-    subprocess.run([*git, "add", "a.txt"], check=True)
-    subprocess.run([*git, "commit", "-qm", "one"], check=True)
-    assert len(clean_head(tmp_path)) == 40
-    (tmp_path / "a.txt").write_text("two")
+def test_make_run_refuses_a_tree_whose_changes_a_clone_would_not_carry(git_repo):
+    repo = git_repo({"a.txt": "one"})
+    assert len(clean_head(repo)) == 40
+    (repo / "a.txt").write_text("two")
     with pytest.raises(BenchmarkError, match="uncommitted changes"):
-        clean_head(tmp_path)
+        clean_head(repo)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -381,16 +380,10 @@ def test_main_exits_2_naming_a_malformed_ontology_file(tmp_path, capsys):
     assert "anps.txt, line 1: unrecognised format" in capsys.readouterr().err
 
 
-def test_git_commit_calls_code_changes_dirty_but_not_the_results_a_run_writes(tmp_path):
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
-    for name in ("visent/model.py", "results/run.json", "book/_generated/table1.md"):
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text("committed")
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "x"], check=True)
-    (tmp_path / "results" / "run.json").unlink()
-    (tmp_path / "book" / "_generated" / "table1.md").write_text("regenerated")
-    assert git_commit(tmp_path / "visent")["dirty"] is False
-    (tmp_path / "visent" / "model.py").write_text("edited")
-    assert git_commit(tmp_path / "visent")["dirty"] is True
+def test_git_commit_calls_code_changes_dirty_but_not_the_results_a_run_writes(git_repo):
+    repo = git_repo({name: "committed" for name in ("visent/model.py", "results/run.json", "book/_generated/table1.md")})
+    (repo / "results" / "run.json").unlink()
+    (repo / "book" / "_generated" / "table1.md").write_text("regenerated")
+    assert git_commit(repo / "visent")["dirty"] is False
+    (repo / "visent" / "model.py").write_text("edited")
+    assert git_commit(repo / "visent")["dirty"] is True
