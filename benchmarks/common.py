@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from visent.atomic import atomic_write
 from visent.backbone import Weights
 from visent.results import env_info
 
@@ -104,8 +105,5 @@ def provenance(device: str) -> dict[str, Any]:
 
 def write_json(path: Path, payload: dict[str, Any]) -> Path:
     """Write ``payload`` atomically (a reader never sees half a file), creating the folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1) + "\n")
-    os.replace(tmp, path)
-    return path
+    text = json.dumps(payload, indent=1) + "\n"
+    return atomic_write(path, lambda fh: fh.write(text.encode()))

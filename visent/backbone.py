@@ -45,8 +45,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
-import os
-import tempfile
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -59,6 +57,7 @@ import torchvision
 from PIL import Image
 from torch import Tensor, nn
 
+from visent.atomic import atomic_write
 from visent.usercache import user_cache_dir
 
 DEFAULT_WEIGHTS = "oxford-imagenet"
@@ -333,18 +332,7 @@ def save_weights_file(path: str | Path, state: Mapping[str, Tensor], preprocess:
     payload: dict[str, Any] = dict(state)
     if preprocess is not None:
         payload[PREPROCESS_KEY] = preprocess.describe()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A reader (or a parallel worker) must never see a half-written file: write aside, then rename.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide a shared cache from other users
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda fh: torch.save(payload, fh))  # a parallel worker may be reading it
 
 
 def weights_cache_dir() -> Path:

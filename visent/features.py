@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset as TorchDataset
 from tqdm import tqdm
 
 from visent import distributed
+from visent.atomic import atomic_write
 from visent.backbone import VGG16Conv53, Weights, get_weights, to_regions
 from visent.data.augment import augment_image
 from visent.data.images import ImageError, load_image
@@ -199,13 +200,6 @@ def _valid_shard(folder: Path, name: str, owner: dict) -> tuple[bool, str]:
     return True, ""
 
 
-def _atomic_write_bytes(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        write(fh)
-    os.replace(tmp, path)
-
-
 def extract_features(
     dataset: Dataset,
     weights: Weights | str = "oxford-imagenet",
@@ -306,9 +300,9 @@ def extract_features(
 def _write_shard(folder: Path, ident: dict, key: tuple[int, int], feats: np.ndarray, failed: list[dict]) -> None:
     start, stop = key
     name = _shard_name(start, stop)
-    _atomic_write_bytes(folder / f"{name}.npy", lambda fh: np.save(fh, feats))
+    atomic_write(folder / f"{name}.npy", lambda fh: np.save(fh, feats))
     side = ident | {"start": start, "stop": stop, "bytes": (folder / f"{name}.npy").stat().st_size, "failed": failed}
-    _atomic_write_bytes(folder / f"{name}.json", lambda fh: fh.write(json.dumps(side).encode()))
+    atomic_write(folder / f"{name}.json", lambda fh: fh.write(json.dumps(side).encode()))
 
 
 def write_manifest(folder: Path, ident: dict, bounds: list[tuple[int, int]], about: dict) -> FeatureCache:
@@ -331,7 +325,7 @@ def write_manifest(folder: Path, ident: dict, bounds: list[tuple[int, int]], abo
         "shards": shards,
         "failed": failed,
     }
-    _atomic_write_bytes(folder / "manifest.json", lambda fh: fh.write(json.dumps(manifest, indent=1).encode()))
+    atomic_write(folder / "manifest.json", lambda fh: fh.write(json.dumps(manifest, indent=1).encode()))
     return FeatureCache.open(folder)
 
 

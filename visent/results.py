@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import visent
+from visent.atomic import atomic_write
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -84,12 +85,8 @@ def write_result(result: dict[str, Any], results_dir: str | Path) -> Path:
     missing = [k for k in REQUIRED_KEYS if k not in result]
     if missing:
         raise ValueError(f"result is missing required keys {missing}")
-    path = Path(results_dir) / f"{result['run_id']}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(_jsonable(result), indent=1, sort_keys=False) + "\n")
-    os.replace(tmp, path)
-    return path
+    text = json.dumps(_jsonable(result), indent=1, sort_keys=False) + "\n"
+    return atomic_write(Path(results_dir) / f"{result['run_id']}.json", lambda fh: fh.write(text.encode()))
 
 
 def load_results(results_dir: str | Path, pattern: str = "*.json") -> list[dict[str, Any]]:

@@ -8,7 +8,6 @@ exactly the batches it would have drawn without the interruption.
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from visent import distributed
+from visent.atomic import atomic_write
 from visent.config import ConfigError, RunConfig
 
 if TYPE_CHECKING:
@@ -117,10 +117,7 @@ def _val_loss(model: nn.Module, data: TrainData, device: torch.device, amp: str)
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: torch.save(state, fh))
 
 
 def _same_config(saved: dict, config: RunConfig) -> bool:

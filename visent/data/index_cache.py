@@ -35,7 +35,6 @@ import hashlib
 import importlib
 import json
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -45,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from visent.atomic import atomic_write
 from visent.data.table import DataReport, Dataset, Problem
 from visent.usercache import user_cache_dir
 
@@ -226,15 +226,7 @@ def _save(path: Path, key: str, dataset: Dataset, started_ns: int) -> None:
             raise ValueError("the dataset's meta does not survive JSON unchanged")
         table = pa.Table.from_pandas(dataset.samples, preserve_index=False)
         table = table.replace_schema_metadata({METADATA_KEY: json.dumps(header).encode("utf-8")})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # A reader must never see half a file: write aside, then rename over the old entry.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            pq.write_table(table, tmp)
-            os.replace(tmp, path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        atomic_write(path, lambda fh: pq.write_table(table, fh))
     except (OSError, TypeError, ValueError, pa.ArrowException) as exc:
         warnings.warn(
             f"could not save the index of {dataset.root} in {path.parent} ({exc!r}); it is rebuilt next time."
