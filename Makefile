@@ -45,3 +45,4 @@ clean:
 include mk/book.mk
 include mk/notebooks.mk
 include mk/bench.mk
+include mk/twitter.mk

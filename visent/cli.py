@@ -13,7 +13,8 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from visent.config import ConfigError, RunConfig, add_config_arguments, config_from_args
+from visent.config import SPLITS, TWITTER_SUBSETS, ConfigError, RunConfig, add_config_arguments, config_from_args
+from visent.model import VARIANTS
 
 DEFAULT_RUN_VARIANTS = (
     "gap", "attention-learned", "attention-truth", "attention-shuffled", "attention-predicted", "adjective-only",
@@ -31,17 +32,13 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
-    from visent.features import extract_features
-    from visent.pipeline import load_data, resolve_device
+    from visent.backbone import get_weights
+    from visent.pipeline import features_for, load_data, resolve_device
 
     config = config_from_args(args)
     device = resolve_device(config.device)
     dataset = load_data(config)
-    cache = extract_features(
-        dataset, config.weights, config.cache_dir, batch_size=config.extract_batch_size,
-        num_workers=config.num_workers, device=device, amp=device.type == "cuda" and config.amp != "off",
-        shard_size=config.shard_size, progress=not args.quiet,
-    )
+    cache = features_for(config, dataset, get_weights(config.weights), device, progress=not args.quiet)
     from visent import distributed
 
     if not distributed.current().is_main:
@@ -76,11 +73,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _log(text: str) -> None:
+    from visent import distributed
+
+    if distributed.current().is_main:
+        print(text, flush=True)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
-    from visent.pipeline import run
+    from visent.pipeline import run_or_reuse
     from visent.results import markdown_table, results_frame
 
-    base = config_from_args(args)
+    base = _first_variant(args)
     grid = [
         RunConfig.from_dict(base.to_dict() | {"variant": variant, "seed": seed, "split": split, "run_id": None})
         for split in (args.splits or [base.split])
@@ -89,13 +93,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     ]  # every config validated before the first run starts
     results = []
     for k, config in enumerate(grid, 1):
-        existing = Path(config.results_dir) / f"{config.run_id}.json"
-        if existing.exists() and not args.force:
-            print(f"== [{k}/{len(grid)}] {config.run_id}: result exists, skipped (--force reruns)", flush=True)
-            results.append(json.loads(existing.read_text()))
-            continue
-        print(f"== [{k}/{len(grid)}] {config.run_id}", flush=True)
-        results.append(run(config, progress=not args.quiet))
+        _log(f"== [{k}/{len(grid)}] {config.run_id}")
+        results.append(run_or_reuse(config, args.force, progress=not args.quiet, log=_log))
         _print_result(results[-1])
     frame = results_frame(results)
     cols = ["variant", "split", "seed", "test_accuracy", "test_balanced_accuracy", "attention_in_region",
@@ -115,18 +114,34 @@ def _cmd_table1(args: argparse.Namespace) -> int:
     return 0
 
 
+def _first_variant(args: argparse.Namespace) -> RunConfig:
+    """The command's config; with ``--variants`` the first one stands for ``--variant``, so a base
+    config is valid for the data whatever the default variant (Twitter has no true adjective)."""
+    if args.variants and "variant" not in vars(args):
+        args.variant = args.variants[0]
+    return config_from_args(args)
+
+
 def _cmd_cv(args: argparse.Namespace) -> int:
     from visent.pipeline import run_cv
 
-    config = config_from_args(args)
-    if not config.cv_folds:
-        config = RunConfig.from_dict(config.to_dict() | {"cv_folds": 5, "run_id": None})
-    summary = run_cv(config, progress=not args.quiet)
-    m = summary["metrics"]
-    for fold in m["folds"]:
-        print(f"{fold['run_id']}: test accuracy {fold['test_accuracy']:.3f}")
-    print(f"{config.cv_folds}-fold mean test accuracy {m['test_accuracy']:.3f} +- {m['test_accuracy_std']:.3f}"
-          f" (balanced {m['test_balanced_accuracy']:.3f} +- {m['test_balanced_accuracy_std']:.3f})  -> {summary.get('path')}")
+    base = _first_variant(args)
+    if not (base.folds or base.cv_folds):
+        base = RunConfig.from_dict(base.to_dict() | {"cv_folds": 5, "run_id": None})
+    plans = [  # one cross-validation per subset and variant, its seeds pooled; all validated first
+        RunConfig.from_dict(base.to_dict() | {"variant": variant, "twitter_subset": subset, "run_id": None})
+        for subset in (args.subsets or [base.twitter_subset])
+        for variant in (args.variants or [base.variant])
+    ]
+    lines = []
+    for config in plans:
+        _, summary = run_cv(config, args.seeds, progress=not args.quiet, force=args.force, log=_log)
+        m = summary["metrics"]
+        sd = "" if m["test_accuracy_std"] is None else f" +- {m['test_accuracy_std']:.3f}"
+        lines.append(f"{summary['run_id']}: {len(m['folds'])}-fold mean test accuracy {m['test_accuracy']:.3f}{sd}"
+                     f" (seeds {summary['seeds']})  -> {summary.get('path')}")
+    for line in lines:
+        _log(line)
     return 0
 
 
@@ -192,11 +207,17 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help)
         add_config_arguments(p)
         p.add_argument("--quiet", action="store_true", help="no progress bars")
-        if name == "run":
-            p.add_argument("--variants", nargs="+", help=f"default: {' '.join(DEFAULT_RUN_VARIANTS)}")
+        if name in ("run", "cv"):
+            default = " ".join(DEFAULT_RUN_VARIANTS) if name == "run" else "--variant"
+            p.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), help=f"several variants (default: {default})")
             p.add_argument("--seeds", nargs="+", type=int, help="several seeds (default: --seed)")
-            p.add_argument("--splits", nargs="+", choices=("random", "heldout-adjectives"), help="several splits")
-            p.add_argument("--force", action="store_true", help="rerun configs whose result file exists")
+            p.add_argument("--force", action="store_true",
+                           help="rerun even where a result file of the same configuration exists")
+        if name == "run":
+            p.add_argument("--splits", nargs="+", choices=SPLITS, help="several splits")
+        if name == "cv":
+            p.add_argument("--subsets", nargs="+", choices=TWITTER_SUBSETS,
+                           help="several Twitter agreement subsets (default: --twitter-subset)")
         p.set_defaults(func=func)
 
     p = sub.add_parser("evaluate", help="metrics of a checkpoint on a split")

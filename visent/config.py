@@ -30,6 +30,13 @@ PRESETS: dict[str, dict[str, int]] = {
 }
 
 
+#: Fields that never change what a run computes: where it writes, how fast it reads, its name.
+NOT_OUTCOME = frozenset(
+    {"cache_dir", "results_dir", "checkpoint_dir", "run_id", "num_workers", "extract_batch_size",
+     "shard_size", "index_cache"}
+)
+
+
 class ConfigError(ValueError):
     """A bad configuration key or value; the message names the key and the allowed values."""
 
@@ -54,6 +61,7 @@ class RunConfig:
     split_seed: int = _opt(0, "seed of the split, balancing and augmentation")
     cv_folds: int = _opt(0, "k-fold cross-validation (Twitter protocol: 5); 0 = the --split scheme")
     cv_fold: int = _opt(0, "which fold is the test set, 0 .. cv_folds-1")
+    folds: str | None = _opt(None, "published folds: a folder of test<k>/{train,test}.txt (or of <subset>_agrees/ such folders)")
     balance: str = _opt("none", "equalise classes in each split (the paper: undersample)", BALANCE_CHOICES)
     min_per_attribute: int = _opt(0, "augment training adjectives up to this many images (the paper: 700)")
     seed: int = _opt(0, "seed of initialisation and batch order")
@@ -109,11 +117,42 @@ class RunConfig:
         if self.cv_folds == 1 or (self.cv_folds and self.cv_fold >= self.cv_folds):
             raise ConfigError(f"cv_folds={self.cv_folds}, cv_fold={self.cv_fold}: need cv_folds >= 2 and 0 <= cv_fold < cv_folds")
         if self.run_id is None:
-            split = f"cv{self.cv_folds}-f{self.cv_fold}" if self.cv_folds else self.split
-            # Named after the data folder, so runs on different datasets of one layout never share
-            # a checkpoint or result file.
-            name = Path(self.data_root).stem or self.dataset
-            self.run_id = f"{name}-{split}-{self.variant}-s{self.seed}"
+            self.run_id = f"{self.run_prefix()}-{self.variant}-s{self.seed}"
+
+    def run_prefix(self, fold: str | None = None) -> str:
+        """The run id up to the variant: data folder (and Twitter subset), then split or fold
+        (``fold`` replaces ``f<cv_fold>``, e.g. ``"summary"``).
+        Named after the data folder, so runs on different datasets of one layout never share a
+        checkpoint or result file."""
+        name = Path(self.data_root).stem or self.dataset
+        if self.dataset == "twitter":
+            name += f"-{self.twitter_subset}"
+        fold = f"f{self.cv_fold}" if fold is None else fold
+        if self.folds:
+            return f"{name}-pub-{fold}"
+        return f"{name}-cv{self.cv_folds}-{fold}" if self.cv_folds else f"{name}-{self.split}"
+
+    def fingerprint(self) -> str:
+        """sha256 (16 hex digits) of the fields that change a run's outcome (``outcome_fields``)."""
+        import hashlib
+        import json
+
+        text = json.dumps(self.outcome_fields(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def outcome_fields(self) -> dict[str, Any]:
+        """The config without output folders, worker counts, cache switches and the run id."""
+        return {k: v for k, v in self.to_dict().items() if k not in NOT_OUTCOME}
+
+    def changes_from(self, saved: dict[str, Any]) -> dict[str, tuple[Any, Any]] | None:
+        """Outcome fields whose value differs from a saved config (``{}`` when none), as
+        ``name -> (saved, now)``; None when ``saved`` is not a config this version can read."""
+        try:
+            old = RunConfig.from_dict({k: v for k, v in saved.items()}).outcome_fields()
+        except (ConfigError, TypeError, ValueError):
+            return None
+        now = self.outcome_fields()
+        return {k: (old.get(k), v) for k, v in now.items() if old.get(k) != v}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunConfig:

@@ -156,6 +156,34 @@ class ConcatCache:
         return out
 
 
+@dataclass
+class RowView:
+    """Another cache's rows in another order: row ``i`` here is row ``index[i]`` there. A dataset
+    that is part of a larger one (a Twitter agreement subset) reads the larger one's cache."""
+
+    base: FeatureCache
+    index: np.ndarray  # (N,) int64: row of ``base`` for each row of the dataset
+
+    @property
+    def root(self) -> Path:
+        return self.base.root
+
+    @property
+    def manifest(self) -> dict:
+        return self.base.manifest
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def failed(self) -> dict[int, str]:
+        failed = self.base.failed
+        return {i: failed[int(j)] for i, j in enumerate(self.index) if int(j) in failed}
+
+    def regions(self, rows: np.ndarray) -> torch.Tensor:
+        return self.base.regions(self.index[np.asarray(rows, dtype=np.int64)])
+
+
 def features_fingerprint(dataset: Dataset) -> str:
     """sha256 over what determines the features: each row's file (path, size, mtime) and its
     augmentation index, in row order. Labels, splits and attributes are left out, so every

@@ -125,6 +125,27 @@ class AdjectiveOnly(nn.Module):
         return (logits, None) if return_attention else logits
 
 
+class LinearProbe(nn.Module):
+    """The standard frozen-feature baseline: logistic regression on the whole-image mean of the
+    regions, standardised with the training images' mean and sd (``visent.probe`` fits it)."""
+
+    def __init__(self, region_dim: int = 512, num_classes: int = 2) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(region_dim))
+        self.register_buffer("std", torch.ones(region_dim))
+        self.classifier = nn.Linear(region_dim, num_classes)
+
+    def pooled(self, V: Tensor) -> Tensor:
+        """Standardised mean over the regions: ``(B, N, D)`` -> ``(B, D)``."""
+        return (V.to(self.mean.dtype).mean(dim=1) - self.mean) / self.std
+
+    def forward(
+        self, V: Tensor, a: Tensor | None = None, return_attention: bool = False
+    ) -> Tensor | tuple[Tensor, None]:
+        logits = self.classifier(self.pooled(V))
+        return (logits, None) if return_attention else logits
+
+
 @dataclass(frozen=True)
 class Variant:
     """One row of the reproduction table: which query feeds eq. (2) and whether pixels are used."""
@@ -134,6 +155,7 @@ class Variant:
     attribute_source: str | None  # "truth", "shuffled", "predicted" or None
     uses_image: bool
     purpose: str
+    trainer: str = "sgd"  # "sgd": visent.train.fit, the paper's schedule; "probe": visent.probe.fit_probe
 
 
 VARIANTS: dict[str, Variant] = {
@@ -151,6 +173,10 @@ VARIANTS: dict[str, Variant] = {
         ),
         Variant("attention-learned", "learned", None, True, "image-only attention, one learned query"),
         Variant("adjective-only", "adjective-only", "truth", False, "no image: the leak's ceiling"),
+        Variant(
+            "linear-probe", "probe", None, True,
+            "frozen-feature baseline: logistic regression on mean conv5_3, L2 chosen on val", trainer="probe",
+        ),
     )
 }
 
@@ -164,4 +190,6 @@ def build_model(
     spec = VARIANTS[variant]
     if spec.query == "adjective-only":
         return AdjectiveOnly(word_dim=word_dim)
+    if spec.query == "probe":
+        return LinearProbe(region_dim)
     return AttributeAttention(region_dim, word_dim, hidden_dim, query=spec.query)

@@ -6,6 +6,7 @@ the CLI and papermill sweeps and writes the result file.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,15 +18,26 @@ import torch
 from visent import distributed
 from visent.backbone import Weights, get_weights
 from visent.config import RunConfig
-from visent.data.layouts import load_dataset
+from visent.data.layouts import load_dataset, twitter_all
 from visent.data.augment import expand_to_min_per_attribute
+from visent.data.folds import (
+    UNASSIGNED,
+    VAL_FRACTION,
+    PublishedFolds,
+    carve_validation,
+    folds_folder,
+    published_split,
+    read_folds,
+    stratified_folds,
+)
 from visent.data.splits import assign_splits, balance, find_duplicates
 from visent.data.table import Dataset
 from visent.detector import AttributeDetector, fit_detector, pooled_features, topk_accuracy
 from visent.embeddings import OOVError, WordVectors, load_glove
 from visent.evaluate import classification_metrics, localisation_metrics
-from visent.features import ConcatCache, FeatureCache, extract_features
+from visent.features import ConcatCache, FeatureCache, RowView, extract_features
 from visent.model import VARIANTS, build_model
+from visent.probe import fit_probe
 from visent.results import env_info, write_result
 from visent.train import TrainData, TrainOutcome, fit, predict
 
@@ -56,8 +68,8 @@ def load_data(config: RunConfig) -> Dataset:
         options["subset"] = config.twitter_subset
     dataset = load_dataset(config.dataset, config.data_root, cache=config.index_cache, **options)
     samples = dataset.samples
-    if config.cv_folds:
-        samples["split"] = cv_split(samples["label"].to_numpy(), config.cv_folds, config.cv_fold, config.split_seed)
+    if config.folds or config.cv_folds:
+        samples["split"] = fold_split(config, dataset)
     elif "split" not in samples or samples["split"].isna().any():
         duplicates = find_duplicates(dataset)
         dataset.meta["duplicates"] = {
@@ -68,46 +80,112 @@ def load_data(config: RunConfig) -> Dataset:
     return dataset
 
 
-def cv_split(labels: np.ndarray, folds: int, fold: int, seed: int, val_fraction: float = 0.1) -> np.ndarray:
-    """Stratified k-fold: fold ``fold`` is the test set; a stratified ``val_fraction`` of the
-    other folds is held out for early stopping; the rest trains. Fold membership depends only on
-    the labels and the seed, so the k runs of one protocol partition the data exactly."""
-    rng = np.random.default_rng([seed, 5])
-    fold_of = np.empty(len(labels), dtype=np.int64)
-    val = np.zeros(len(labels), dtype=bool)
-    for c in np.unique(labels):
-        members = rng.permutation(np.nonzero(labels == c)[0])
-        fold_of[members] = np.arange(len(members)) % folds
-    for c in np.unique(labels):
-        rest = rng.permutation(np.nonzero((labels == c) & (fold_of != fold))[0])
-        val[rest[: int(round(len(rest) * val_fraction))]] = True
-    return np.where(fold_of == fold, "test", np.where(val, "val", "train")).astype(object)
+def published_folds(config: RunConfig) -> PublishedFolds:
+    """The published folds named by ``config.folds`` (the Twitter subset's, in a per-subset folder)."""
+    subset = config.twitter_subset if config.dataset == "twitter" else None
+    return read_folds(folds_folder(config.folds, subset))
 
 
-def run_cv(config: RunConfig, progress: bool = True) -> dict:
-    """Every fold of ``config.cv_folds``, one result file each, and a summary result with the
-    mean and standard deviation of each headline metric over the folds."""
-    from dataclasses import replace
+def fold_split(config: RunConfig, dataset: Dataset) -> np.ndarray:
+    """Fold ``config.cv_fold`` as test, the rest of the fold's images as train, and a stratified
+    ``VAL_FRACTION`` of those as val: published folds when ``config.folds`` is set, else visent's
+    stratified k-fold. The fold's provenance goes to ``dataset.meta["folds"]``."""
+    labels = dataset.samples["label"].to_numpy()
+    if config.folds:
+        folds = published_folds(config)
+        if config.cv_folds and config.cv_folds != len(folds):
+            raise ValueError(f"--cv-folds {config.cv_folds} but {folds.root} holds {len(folds)} folds; drop --cv-folds")
+        if config.cv_fold >= len(folds):
+            raise ValueError(f"--cv-fold {config.cv_fold}: {folds.root} holds folds 0 .. {len(folds) - 1}")
+        split = published_split(dataset, folds, config.cv_fold)
+        dataset.meta["folds"] = folds.describe() | {"fold": config.cv_fold, "unassigned": int((split == UNASSIGNED).sum())}
+    else:
+        split = stratified_folds(labels, config.cv_folds, config.cv_fold, config.split_seed)
+        dataset.meta["folds"] = {"path": None, "k": config.cv_folds, "fold": config.cv_fold, "scheme": "stratified"}
+    dataset.meta["folds"]["val"] = f"stratified {VAL_FRACTION:.0%} of the fold's training images"
+    return carve_validation(split, labels, config.split_seed)
 
-    folds = [
-        run(RunConfig.from_dict(replace(config, cv_fold=k, run_id=None).to_dict()), progress)
-        for k in range(config.cv_folds)
+
+def run_or_reuse(config: RunConfig, force: bool = False, progress: bool = True, log=print) -> dict:
+    """The result of ``config``: its result file when that was written with the same outcome
+    fields (and not ``force``), else a new run that replaces the file."""
+    path = Path(config.results_dir) / f"{config.run_id}.json"
+    if path.exists() and not force:
+        try:
+            saved = json.loads(path.read_text())
+            changes = config.changes_from(saved["config"])
+        except (OSError, ValueError, KeyError, TypeError):
+            saved, changes = None, None
+        if changes == {}:
+            log(f"{config.run_id}: result exists for this configuration, reused (--force reruns)")
+            return saved
+        what = "it is not a result of this version" if changes is None else "the configuration changed: " + ", ".join(
+            f"{k} {old!r} -> {new!r}" for k, (old, new) in changes.items()
+        )
+        log(f"{config.run_id}: {path} is stale ({what}); training again, the file will be replaced")
+    return run(config, progress)
+
+
+def run_cv(config: RunConfig, seeds: list[int] | None = None, progress: bool = True, force: bool = False,
+           log=print) -> tuple[list[dict], dict]:
+    """Every fold of ``config`` (``config.folds``'s published folds, else ``config.cv_folds``) for
+    each of ``seeds`` (default: ``config.seed``), one result file each; returns them and their
+    :func:`cv_summary`, also written."""
+    k = len(published_folds(config)) if config.folds else config.cv_folds
+    if k < 2:
+        raise ValueError("cross-validation needs --folds PATH or --cv-folds K (K >= 2)")
+    configs = [
+        RunConfig.from_dict(config.to_dict() | {"cv_folds": k, "cv_fold": fold, "seed": seed, "run_id": None})
+        for seed in (seeds or [config.seed]) for fold in range(k)
     ]
-    keys = ("test_accuracy", "test_balanced_accuracy", "val_accuracy")
-    summary = dict(folds[0])
-    summary.pop("path", None)
-    summary["run_id"] = folds[0]["run_id"].replace("-f0-", "-summary-")
-    summary["metrics"] = {
-        k: float(np.mean([f["metrics"][k] for f in folds])) for k in keys
-    } | {f"{k}_std": float(np.std([f["metrics"][k] for f in folds], ddof=1)) for k in keys} | {
-        "folds": [{"run_id": f["run_id"], **{k: f["metrics"][k] for k in keys}} for f in folds],
-    }
-    summary["config"] = folds[0]["config"] | {"cv_fold": None, "run_id": summary["run_id"]}
-    summary["timing"] = {"total_s": sum(f["timing"]["total_s"] for f in folds)}
-    summary.pop("training", None)
+    runs = []
+    for n, fold_config in enumerate(configs, start=1):
+        log(f"== [{n}/{len(configs)}] {fold_config.run_id}")
+        runs.append(run_or_reuse(fold_config, force, progress, log))
+    summary = cv_summary(runs)
     if distributed.current().is_main:
         summary["path"] = str(write_result(summary, config.results_dir))
-    return summary
+    return runs, summary
+
+
+CV_METRICS = ("test_accuracy", "test_balanced_accuracy", "val_accuracy")
+
+
+def cv_summary(runs: list[dict]) -> dict:
+    """One variant over folds and seeds: each fold's metric is the mean over its seeds, the summary
+    the mean and sample sd over the folds. Its ``kind`` is ``"cv-summary"``: tables of runs skip it."""
+    first = runs[0]
+    config = RunConfig.from_dict(first["config"])
+    by_fold: dict[int, list[dict]] = {}
+    for r in runs:
+        by_fold.setdefault(int(r["config"]["cv_fold"]), []).append(r)
+    per_fold = {
+        fold: {k: float(np.mean([r["metrics"][k] for r in rs if r["metrics"].get(k) is not None] or [np.nan]))
+               for k in CV_METRICS}
+        for fold, rs in sorted(by_fold.items())
+    }
+    metrics: dict = {}
+    for k in CV_METRICS:
+        values = np.array([m[k] for m in per_fold.values()])
+        metrics[k] = float(np.mean(values))
+        metrics[f"{k}_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else None
+    metrics["folds"] = [{"fold": fold, **m} for fold, m in per_fold.items()]
+    metrics["runs"] = [{"run_id": r["run_id"], "fold": r["config"]["cv_fold"], "seed": r["config"]["seed"],
+                        **{k: r["metrics"].get(k) for k in CV_METRICS}} for r in runs]
+    run_id = f"{config.run_prefix('summary')}-{config.variant}"
+    seeds = sorted({r["config"]["seed"] for r in runs})
+    return {
+        "run_id": run_id,
+        "kind": "cv-summary",
+        "variant": config.variant,
+        "config": first["config"] | {"cv_fold": None, "seed": None, "run_id": run_id},
+        "seeds": seeds,
+        "dataset": {k: v for k, v in first["dataset"].items() if k not in ("report", "class_balance")},
+        "backbone": first["backbone"],
+        "metrics": metrics,
+        "timing": {"total_s": sum(r["timing"].get("total_s", 0.0) for r in runs)},
+        "env": env_info(first["env"].get("device")),
+    }
 
 
 def split_rows(dataset: Dataset, cache) -> dict[str, np.ndarray]:
@@ -202,18 +280,30 @@ class Prepared:
     vectors: WordVectors | None
 
 
+def features_for(config: RunConfig, dataset: Dataset, weights: Weights, device: torch.device, progress: bool = True):
+    """The feature cache of ``dataset`` as ``config`` extracts it. A Twitter subset reads the cache
+    of all Twitter images (:func:`visent.data.layouts.twitter_all`), so the three subsets share one."""
+    source = twitter_all(dataset.root, cache=config.index_cache) if config.dataset == "twitter" else dataset
+    cache = extract_features(
+        source, weights, config.cache_dir,
+        batch_size=config.extract_batch_size, num_workers=config.num_workers,
+        device=device, amp=device.type == "cuda" and config.amp != "off", shard_size=config.shard_size,
+        progress=progress,
+    )
+    if source is dataset:
+        return cache
+    dataset.meta.setdefault("timing", {}).update(source.meta.get("timing", {}))
+    row_of = {path: i for i, path in enumerate(source.samples["path"])}
+    return RowView(cache, np.array([row_of[p] for p in dataset.samples["path"]], dtype=np.int64))
+
+
 def prepare(config: RunConfig, device: torch.device, progress: bool = True) -> Prepared:
     """Dataset, splits, feature cache and queries for ``config``, with stage timings in the dataset's meta."""
     t0 = time.perf_counter()
     dataset = load_data(config)
     dataset.meta.setdefault("timing", {})["index_s"] = time.perf_counter() - t0
     weights = get_weights(config.weights)
-    cache = extract_features(
-        dataset, weights, config.cache_dir,
-        batch_size=config.extract_batch_size, num_workers=config.num_workers,
-        device=device, amp=device.type == "cuda" and config.amp != "off", shard_size=config.shard_size,
-        progress=progress,
-    )
+    cache = features_for(config, dataset, weights, device, progress)
     for row, reason in sorted(cache.failed.items()):
         dataset.report.add(dataset.samples["path"].iat[row], reason)
     cache, rows = construct(config, dataset, cache, split_rows(dataset, cache), weights, device, progress)
@@ -270,14 +360,23 @@ def predicted_queries(config: RunConfig, dataset: Dataset, data: TrainData, vect
     return detector.queries(pooled, vectors, soft=config.detector_query == "soft")
 
 
-def evaluate_split(model, prepared: Prepared, split: str, device: torch.device, amp: str) -> tuple[dict, np.ndarray | None]:
+@dataclass
+class Evaluation:
+    """Metrics of one split, with the class probabilities ``(n, C)`` and attention ``(n, N)`` behind them."""
+
+    metrics: dict
+    probs: np.ndarray
+    o: np.ndarray | None
+
+
+def evaluate_split(model, prepared: Prepared, split: str, device: torch.device, amp: str) -> Evaluation:
     rows = prepared.data.rows[split]
     probs, o = predict(model, prepared.data, rows, device, amp)
     samples = prepared.dataset.samples.iloc[rows]
     attrs = samples["attribute"].to_numpy(dtype=object) if samples["attribute"].notna().all() else None
     metrics = classification_metrics(prepared.data.labels[rows], probs.argmax(1), attrs)
     metrics |= localisation_metrics(o, samples[["x0", "y0", "x1", "y1"]].to_numpy(dtype=np.float64))
-    return metrics, o
+    return Evaluation(metrics, probs, o)
 
 
 def run(config: RunConfig, progress: bool = True, write: bool = True) -> dict:
@@ -289,15 +388,42 @@ def run(config: RunConfig, progress: bool = True, write: bool = True) -> dict:
     word_dim = prepared.vectors.dim if prepared.vectors else 50
     model = build_model(config.variant, word_dim=word_dim, hidden_dim=config.hidden_dim)
     ckpt = Path(config.checkpoint_dir) / f"{config.run_id}.pt"
-    outcome: TrainOutcome = fit(model, prepared.data, config, device, ckpt, progress)
+    if VARIANTS[config.variant].trainer == "probe":
+        outcome: TrainOutcome = fit_probe(model, prepared.data)
+    else:
+        outcome = fit(model, prepared.data, config, device, ckpt, progress)
     model.load_state_dict(outcome.best_state)
-    test, _ = evaluate_split(model, prepared, "test", device, config.amp)
-    val, _ = evaluate_split(model, prepared, "val", device, config.amp) if len(prepared.data.rows["val"]) else ({}, None)
-    result = build_result(config, prepared, outcome, test, val, device, time.perf_counter() - t_start)
+    test = evaluate_split(model, prepared, "test", device, config.amp)
+    val = evaluate_split(model, prepared, "val", device, config.amp).metrics if len(prepared.data.rows["val"]) else {}
+    result = build_result(config, prepared, outcome, test.metrics, val, device, time.perf_counter() - t_start)
     result["env"]["world_size"] = distributed.current().world_size
+    if test.o is not None:
+        result["examples"] = attention_examples(prepared, test)
     if write and distributed.current().is_main:
         result["path"] = str(write_result(result, config.results_dir))
     return result
+
+
+#: Test images whose attention a result file keeps, per outcome (for the figures of the book).
+N_EXAMPLES = 4
+
+
+def attention_examples(prepared: Prepared, test: Evaluation) -> list[dict]:
+    """The first ``N_EXAMPLES`` correct and wrong test predictions with their attention ``o``."""
+    rows, probs, o = prepared.data.rows["test"], test.probs, test.o
+    labels = prepared.data.labels[rows]
+    correct = probs.argmax(1) == labels
+    picked = [*np.nonzero(correct)[0][:N_EXAMPLES], *np.nonzero(~correct)[0][:N_EXAMPLES]]
+    return [
+        {
+            "path": prepared.dataset.samples["path"].iat[rows[i]],
+            "label": int(labels[i]),
+            "p_positive": round(float(probs[i, 1]), 4),
+            "correct": bool(correct[i]),
+            "o": [round(float(w), 5) for w in o[i]],
+        }
+        for i in picked
+    ]
 
 
 def build_result(config, prepared: Prepared, outcome: TrainOutcome, test: dict, val: dict, device, total_s: float) -> dict:
@@ -324,6 +450,7 @@ def build_result(config, prepared: Prepared, outcome: TrainOutcome, test: dict, 
         "variant": config.variant,
         "purpose": VARIANTS[config.variant].purpose,
         "config": config.to_dict(),
+        "config_fingerprint": config.fingerprint(),
         "dataset": {
             "name": ds.name,
             "root": str(ds.root),
@@ -362,5 +489,5 @@ def evaluate_checkpoint(path: str | Path, split: str = "test", progress: bool = 
     model = build_model(config.variant, word_dim=word_dim, hidden_dim=config.hidden_dim)
     model.load_state_dict(state["best_state"])
     model.to(device)
-    metrics, _ = evaluate_split(model, prepared, split, device, config.amp)
+    metrics = evaluate_split(model, prepared, split, device, config.amp).metrics
     return {"run_id": config.run_id, "split": split, "best_epoch": state["best_epoch"], **metrics}

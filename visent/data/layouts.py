@@ -301,6 +301,21 @@ def _load_twitter(root: Path, *, subset: str = "five", name: str | None = None) 
     return Dataset(name or f"twitter-{subset}", root, make_samples(rows), report, meta, (str(label_file),))
 
 
+def twitter_all(root: str | os.PathLike[str], *, cache: bool = True) -> Dataset:
+    """Every image of the agreement subsets present, each once, three-agree first: the dataset
+    whose feature cache serves all three subsets (in the release they are nested)."""
+    present = [s for s in reversed(TWITTER_SUBSETS) if (Path(root) / f"twitter_{s}_agrees.txt").is_file()]
+    seen: set[str] = set()
+    rows = []
+    for subset in present:
+        part = load_dataset("twitter", root, cache=cache, subset=subset)
+        for path, label in zip(part.samples["path"], part.samples["label"]):
+            if path not in seen:
+                seen.add(path)
+                rows.append({"path": path, "label": int(label)})
+    return Dataset("twitter-all", Path(root), make_samples(rows), DataReport(), {"layout": "twitter", "subset": "all"})
+
+
 # --------------------------------------------------------------------------- folders
 
 
