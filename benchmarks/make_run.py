@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python benchmar
 
 from benchmarks.common import REPO, BenchmarkError, machine_load, provenance, target, write_json  # noqa: E402
 from benchmarks.report import markdown_report  # noqa: E402
+from visent.reproduce import differing_metrics  # noqa: E402
 
 BUDGET_S = 20 * 60
 RESULTS = "results"
@@ -71,8 +72,7 @@ def compare_results(produced: Path, committed: Path) -> dict[str, dict[str, Any]
         if not twin.exists():
             comparison[path.stem] = {"committed": False, "identical": False, "differing_metrics": []}
             continue
-        ours, theirs = (json.loads(p.read_text())["metrics"] for p in (path, twin))
-        differing = sorted(key for key in ours.keys() | theirs.keys() if ours.get(key) != theirs.get(key))
+        differing = differing_metrics(*(json.loads(p.read_text())["metrics"] for p in (path, twin)))
         comparison[path.stem] = {"committed": True, "identical": not differing, "differing_metrics": differing}
     return comparison
 

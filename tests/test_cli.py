@@ -38,7 +38,7 @@ def test_run_trains_a_grid_writes_results_and_skips_existing_ones(work):
     assert names == [f"synthetic-random-{v}-s{s}.json" for v in ("adjective-only", "gap") for s in (0, 1)]
     assert "RANDOM: not a result" in out
     again = visent("run", *FLAGS, "--variants", "gap", "--seeds", "0", cwd=work)
-    assert "result exists, skipped" in again
+    assert "result exists for this configuration, reused" in again
     result = json.loads((work / "results" / "synthetic-random-gap-s0.json").read_text())
     for key in ("run_id", "variant", "config", "dataset", "backbone", "metrics", "timing", "env"):
         assert key in result

@@ -7,16 +7,6 @@ import sys
 import numpy as np
 from PIL import Image
 
-from visent.pipeline import cv_split
-
-
-def test_cv_folds_partition_the_data_and_are_stratified():
-    labels = np.array([1] * 30 + [0] * 20)
-    tests = [np.nonzero(cv_split(labels, 5, k, seed=0) == "test")[0] for k in range(5)]
-    assert sorted(np.concatenate(tests).tolist()) == list(range(50))
-    assert all((labels[t] == 1).sum() == 6 and (labels[t] == 0).sum() == 4 for t in tests)
-    split = cv_split(labels, 5, 2, seed=0)
-    assert (split == "val").sum() == 4  # 10% of the 40 training-fold images, per class rounded
 
 
 def test_visent_cv_runs_every_fold_of_a_twitter_layout_and_summarises(tmp_path):
@@ -41,8 +31,8 @@ def test_visent_cv_runs_every_fold_of_a_twitter_layout_and_summarises(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     files = sorted(p.name for p in (tmp_path / "r").glob("*.json"))
-    assert files == [f"twitter-cv3-f{k}-gap-s0.json" for k in range(3)] + ["twitter-cv3-summary-gap-s0.json"]
-    summary = json.loads((tmp_path / "r" / "twitter-cv3-summary-gap-s0.json").read_text())
+    assert files == [f"twitter-five-cv3-f{k}-gap-s0.json" for k in range(3)] + ["twitter-five-cv3-summary-gap.json"]
+    summary = json.loads((tmp_path / "r" / "twitter-five-cv3-summary-gap.json").read_text())
     accs = [f["test_accuracy"] for f in summary["metrics"]["folds"]]
     assert summary["metrics"]["test_accuracy"] == np.mean(accs)
     assert summary["metrics"]["test_accuracy_std"] == np.std(accs, ddof=1)

@@ -40,7 +40,8 @@ def test_folders_layout_runs_end_to_end_on_emotion_folders(tmp_path, make_tree):
 
     assert used(result) == 10
     assert result["dataset"]["class_balance"]["train"]["positive"] > 0
-    assert result["dataset"]["report"]["by_reason"] == {"unknown class folder": 1, "stray file": 1}
+    assert result["dataset"]["report"]["by_reason"] == {
+        "unknown class folder": 1, "image of an unknown class folder": 1, "stray file": 1}
     assert result["dataset"]["meta"]["layout"] == "folders"
     assert 0 <= result["metrics"]["test_accuracy"] <= 1
 
@@ -72,6 +73,6 @@ def test_vso_layout_runs_end_to_end_with_the_mvso_csv_ontology(tmp_path, make_tr
     dataset = result["dataset"]
     assert used(result) == 10
     assert dataset["n_attributes"] == 2
-    assert dataset["report"]["by_reason"] == {"ANP not in ontology": 1}
+    assert dataset["report"]["by_reason"] == {"ANP not in ontology": 1, "image of an ANP not in ontology": 1}
     assert dataset["meta"]["ontology_source"] == str(mvso_ontology)
     assert result["metrics"]["attention_in_region"] is None  # no region boxes in this tree

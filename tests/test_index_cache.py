@@ -154,7 +154,8 @@ def test_vso_problems_and_boxes_round_trip_exactly(vso_tree, vso_ontology, tmp_p
     assert builds["vso"] == 2
     assert_same(served, fresh)
     assert [p.reason for p in served.report.problems] == [
-        "stray file", "not an image file", "empty folder", "ANP not in ontology", "region for unknown image",
+        "stray file", "not an image file", "empty folder", "ANP not in ontology", "image of an ANP not in ontology",
+        "region for unknown image",
     ]
     assert served.report.to_dict() == fresh.report.to_dict()
 

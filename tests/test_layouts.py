@@ -57,7 +57,9 @@ def test_vso_layout_reports_anp_folders_missing_from_the_ontology_with_their_fil
     ds = load_dataset("vso", tmp_path, ontology=vso_ontology)
 
     assert ds.samples["path"].tolist() == ["beautiful_sky/1.jpg"]
-    assert problems(ds) == [("purple_unicorn", "ANP not in ontology")]
+    assert problems(ds) == [("purple_unicorn", "ANP not in ontology"),
+                            ("purple_unicorn/1.jpg", "image of an ANP not in ontology"),
+                            ("purple_unicorn/2.jpg", "image of an ANP not in ontology")]
     assert ds.report.problems[0].detail.startswith("2 files skipped")
 
 
@@ -265,7 +267,7 @@ def test_folders_layout_maps_the_eight_emotions_to_polarity_and_reports_unknown_
         ["awe/3.png", 1, "awe"],
         ["fear/2.jpg", 0, "fear"],
     ]
-    assert problems(ds) == [("misc", "unknown class folder")]
+    assert problems(ds) == [("misc", "unknown class folder"), ("misc/4.jpg", "image of an unknown class folder")]
 
 
 def test_folders_layout_accepts_a_custom_mapping_and_rejects_non_polarities(tmp_path, make_tree):

@@ -35,3 +35,17 @@ def test_ci_runs_make_test_and_readme_shows_both_commands():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
     assert "make book" in readme and "make test" in readme
+
+
+def test_make_book_renders_without_training_and_says_so_as_the_readme_does():
+    import subprocess
+
+    plan = subprocess.run(["make", "-n", "-o", ".venv/.installed", "-o", "mathjax", "book"], cwd=ROOT,
+                          capture_output=True, text=True, check=True).stdout
+    assert "visent.report" in plan and "jupyter-book build" in plan
+    for training in ("visent run", "visent train", "visent cv", "papermill", "visent synth", "visent extract"):
+        assert training not in plan, f"make book would run {training!r}"
+    last = plan.strip().splitlines()[-1]
+    assert "nothing was trained" in last and "committed result files" in last
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "`make book` trains nothing: it renders the result files committed under `results/`" in readme

@@ -3,7 +3,15 @@
 import json
 from pathlib import Path
 
-from visent.report import README_BEGIN, README_END, load_run_results, readme_snippet
+from visent.report import (
+    README_BEGIN,
+    README_END,
+    TWITTER_BEGIN,
+    TWITTER_END,
+    load_run_results,
+    readme_snippet,
+    twitter_readme_snippet,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,3 +29,11 @@ def test_readme_make_run_time_and_claim_are_the_benchmarks():
     minutes, seconds = divmod(round(bench["wall_seconds"]), 60)
     assert f"`make run` took {minutes} min {seconds} s" in text, "README: copy the time from make-run.md"
     assert ("metric for metric" in text) == bench["targets"]["reproduced"]["met"]
+
+
+def test_readme_twitter_block_matches_the_result_files():
+    text = (ROOT / "README.md").read_text()
+    block = text.split(TWITTER_BEGIN, 1)[1].split(TWITTER_END, 1)[0].strip()
+    assert block == twitter_readme_snippet(load_run_results(ROOT / "results")).strip(), (
+        "README is stale: run `python -m visent.report --readme README.md`"
+    )

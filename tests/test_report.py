@@ -30,6 +30,7 @@ from visent.results import git_commit, write_result
 
 SNIPPETS = [
     "headline.md", "table1.md", "extended.md", "contrasts.md", "leak.md", "bench.md", "presets.md", "variants.md",
+    "twitter_table.md", "twitter_contrasts.md", "twitter_moonshot.md", "twitter_maps.md",
 ]
 
 
@@ -357,7 +358,7 @@ def test_variants_snippet_lists_every_variant_with_its_purpose():
     rows = _rows(variants_snippet())
 
     assert [row["variant"] for row in rows] == [f"`{v}`" for v in VARIANTS]
-    assert rows[-1]["sees the image"] == "no"
+    assert {row["variant"]: row["sees the image"] for row in rows}["`adjective-only`"] == "no"
     assert rows[0]["purpose"] == VARIANTS["gap"].purpose
 
 

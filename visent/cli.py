@@ -1,4 +1,4 @@
-"""The ``visent`` command line: ``synth | extract | train | run | cv | evaluate | table | table1 | weights``.
+"""The ``visent`` command line: ``synth | extract | train | run | cv | evaluate | reproduce | table | table1 | weights``.
 
 Run flags are generated from ``visent.config.RunConfig``, so the CLI, papermill parameters and the
 library accept exactly the same keys and values.
@@ -21,6 +21,13 @@ DEFAULT_RUN_VARIANTS = (
 )
 
 
+def _config(args: argparse.Namespace) -> RunConfig:
+    """The command line's config, its paths checked before any work starts."""
+    config = config_from_args(args)
+    config.check_paths()
+    return config
+
+
 def _cmd_synth(args: argparse.Namespace) -> int:
     from visent.data.synth import SynthConfig, generate
 
@@ -35,7 +42,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from visent.backbone import get_weights
     from visent.pipeline import features_for, load_data, resolve_device
 
-    config = config_from_args(args)
+    config = _config(args)
     device = resolve_device(config.device)
     dataset = load_data(config)
     cache = features_for(config, dataset, get_weights(config.weights), device, progress=not args.quiet)
@@ -60,16 +67,17 @@ def _print_result(result: dict) -> None:
     if m.get("attention_in_region") is not None:
         line += f", attention in region {m['attention_in_region']:.3f}"
     print(line + (f"  -> {result['path']}" if "path" in result else ""))
+    report = result["dataset"].get("report", {})
+    if report.get("n_problems"):
+        counts = ", ".join(f"{n} {reason}" for reason, n in report["by_reason"].items())
+        print(f"  data report: {report['n_problems']} inputs skipped or noted ({counts}); each is listed in the result file")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from visent.pipeline import run
 
-    result = run(config_from_args(args), progress=not args.quiet)
+    result = run(_config(args), progress=not args.quiet)
     _print_result(result)
-    report = result["dataset"]["report"]
-    if report.get("n_problems"):
-        print(f"data report: {report['n_problems']} inputs skipped, see the result file")
     return 0
 
 
@@ -119,7 +127,7 @@ def _first_variant(args: argparse.Namespace) -> RunConfig:
     config is valid for the data whatever the default variant (Twitter has no true adjective)."""
     if args.variants and "variant" not in vars(args):
         args.variant = args.variants[0]
-    return config_from_args(args)
+    return _config(args)
 
 
 def _cmd_cv(args: argparse.Namespace) -> int:
@@ -170,6 +178,19 @@ def _cmd_weights(args: argparse.Namespace) -> int:
     for name, text in WEIGHTS_SPECS.items():
         print(f"{name:22s} {text}")
     return 0
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from visent.atomic import atomic_write
+    from visent.reproduce import reproduce, summary_table
+
+    done = reproduce(args.results_dir, args.scratch, args.match, args.fresh_cache, progress=not args.quiet)
+    table = summary_table(done)
+    print(table)
+    report = Path(args.scratch) / "reproduce.md"
+    atomic_write(report, lambda fh: fh.write(f"# visent reproduce {args.results_dir} ({args.match})\n\n{table}\n".encode()))
+    print(f"-> {report}")
+    return 1 if any(r.status == "differing" for r in done) else 0
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
@@ -233,6 +254,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("table1", help="the paper's Table 1 beside ours, and every variant x split (markdown)")
     p.add_argument("--results-dir", default="results")
     p.set_defaults(func=_cmd_table1)
+
+    p = sub.add_parser("reproduce", help="rerun every committed result into a scratch folder, compare metric for metric")
+    p.add_argument("--results-dir", default="results", help="the committed result files (subfolders included)")
+    p.add_argument("--scratch", default="runs/reproduce", help="where the reruns write results and checkpoints")
+    p.add_argument("--match", default="*", help="only run ids matching this glob, e.g. 'synthetic-random-*'")
+    p.add_argument("--fresh-cache", action="store_true", help="extract the features again, into the scratch folder")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_reproduce)
 
     p = sub.add_parser("weights", help="list the backbone weights")
     p.set_defaults(func=_cmd_weights)

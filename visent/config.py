@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ AMP_MODES = ("auto", "off", "bf16")
 OOV_POLICIES = ("error", "skip")
 TWITTER_SUBSETS = ("five", "four", "three")
 BALANCE_CHOICES = ("none", "undersample", "oversample")
+#: Layouts that read a --regions CSV of emotional-region boxes.
+REGION_LAYOUTS = ("vso", "manifest")
+_RUN_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 # The paper's schedule, and a named CPU preset that fits `make run` on 2 cores. Both are recorded.
 PRESETS: dict[str, dict[str, int]] = {
@@ -116,8 +120,40 @@ class RunConfig:
             )
         if self.cv_folds == 1 or (self.cv_folds and self.cv_fold >= self.cv_folds):
             raise ConfigError(f"cv_folds={self.cv_folds}, cv_fold={self.cv_fold}: need cv_folds >= 2 and 0 <= cv_fold < cv_folds")
+        if self.regions is not None and self.dataset not in REGION_LAYOUTS:
+            raise ConfigError(
+                f"regions={self.regions!r} applies to the {' and '.join(REGION_LAYOUTS)} layouts, not {self.dataset!r}"
+                + ("; the synthetic layout reads its own regions.csv" if self.dataset == "synthetic" else "")
+                + ": drop --regions"
+            )
         if self.run_id is None:
             self.run_id = f"{self.run_prefix()}-{self.variant}-s{self.seed}"
+        if not isinstance(self.run_id, str) or not _RUN_ID.fullmatch(self.run_id):
+            raise ConfigError(
+                f"run_id={self.run_id!r} is not a plain file name; use letters, digits, '.', '_' and '-' "
+                "(no '/' and no leading '.'), so results and checkpoints stay in their folders"
+            )
+
+    def check_paths(self) -> None:
+        """Refuse, before any work, a data root that does not exist or is not what its layout reads,
+        and output folders that are files."""
+        root = Path(self.data_root)
+        if not root.exists():
+            raise ConfigError(f"data_root {root} does not exist; give the dataset folder of the {self.dataset!r} layout")
+        if self.dataset != "manifest" and not root.is_dir():
+            raise ConfigError(f"data_root {root} is a file; the {self.dataset!r} layout reads a folder")
+        for name, hint in (("ontology", "the VSO 3244ANPs.txt or an MVSO csv"), ("regions", "a regions CSV"),
+                           ("detector", "a detector .pt saved by an attention-predicted run")):
+            value = getattr(self, name)
+            if value is not None and not Path(value).is_file():
+                raise ConfigError(f"{name} {value}: no such file; give {hint}")
+        if self.folds is not None and not Path(self.folds).is_dir():
+            raise ConfigError(f"folds {self.folds}: no such folder; give the folder holding test1/ ... testK/")
+        for name in ("results_dir", "checkpoint_dir", "cache_dir"):
+            path = Path(getattr(self, name))
+            for folder in (path, *path.parents):
+                if folder.exists() and not folder.is_dir():
+                    raise ConfigError(f"{name} {path}: {folder} is a file, not a folder; give another --{name.replace('_', '-')}")
 
     def run_prefix(self, fold: str | None = None) -> str:
         """The run id up to the variant: data folder (and Twitter subset), then split or fold

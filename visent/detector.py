@@ -10,10 +10,13 @@ top-1 adjective or (``soft=True``) the probability-weighted mean of all adjectiv
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from visent.atomic import atomic_write
 
 
 def pooled_features(cache, rows: np.ndarray, chunk: int = 512) -> np.ndarray:
@@ -37,17 +40,21 @@ class AttributeDetector:
         return F.softmax(x @ self.weight.T + self.bias, dim=-1).numpy()
 
     def save(self, path) -> None:
-        """A plain dict of tensors and strings, loadable with ``weights_only=True``."""
-        torch.save({"vocabulary": self.vocabulary, "weight": self.weight, "bias": self.bias,
-                    "mean": self.mean, "std": self.std}, path)
+        """A plain dict of tensors and strings, loadable with ``weights_only=True``; written aside
+        and renamed, so a crash never leaves half a detector."""
+        state = {"vocabulary": self.vocabulary, "weight": self.weight, "bias": self.bias, "mean": self.mean, "std": self.std}
+        atomic_write(Path(path), lambda fh: torch.save(state, fh))
 
     @classmethod
     def load(cls, path) -> AttributeDetector:
+        hint = "train attention-predicted on a dataset with adjectives (vso, synthetic) first, it saves one"
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"attribute detector {path} does not exist; {hint}")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"attribute detector {path} does not exist; train attention-predicted on a dataset with adjectives (vso, synthetic) first, it saves one") from None
-        return cls(**state)
+            return cls(**state)
+        except Exception as err:  # a foreign or damaged file fails in many ways (pickle, zip, keys)
+            raise ValueError(f"{path} is not an attribute detector saved by visent ({type(err).__name__}); {hint}") from None
 
     def queries(self, pooled: np.ndarray, vectors, soft: bool = False) -> np.ndarray:
         """The eq. (2) input for each image: top-1 adjective's vector, or the expected vector."""

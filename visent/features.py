@@ -264,7 +264,7 @@ def extract_features(
         ok, why = _valid_shard(folder, _shard_name(start, stop), ident | {"start": start, "stop": stop})
         if not ok:
             if why != "missing":
-                dataset.report.add(str(folder / _shard_name(start, stop)), f"cache shard recomputed: {why}")
+                dataset.report.add(str(folder / _shard_name(start, stop)), "cache shard recomputed", why)
             todo.append((start, stop))
 
     if todo:

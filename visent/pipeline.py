@@ -62,12 +62,17 @@ def load_data(config: RunConfig) -> Dataset:
         if not config.ontology:
             raise ValueError("the vso layout needs --ontology PATH (VSO 3244ANPs.txt or MVSO csv)")
         options["ontology"] = config.ontology
-    if config.dataset in ("vso", "manifest") and config.regions:
+    if config.regions:  # RunConfig allows it only for the layouts that read it
         options["regions"] = config.regions
     if config.dataset == "twitter":
         options["subset"] = config.twitter_subset
     dataset = load_dataset(config.dataset, config.data_root, cache=config.index_cache, **options)
     samples = dataset.samples
+    if samples.empty:
+        raise ValueError(
+            f"{config.data_root}: no usable image for the {config.dataset!r} layout ({dataset.report.summary()}); "
+            + "; ".join(f"{p.path}: {p.reason}" + (f" ({p.detail})" if p.detail else "") for p in dataset.report.problems[:3])
+        )
     if config.folds or config.cv_folds:
         samples["split"] = fold_split(config, dataset)
     elif "split" not in samples or samples["split"].isna().any():
@@ -76,8 +81,31 @@ def load_data(config: RunConfig) -> Dataset:
             "groups": len(duplicates), "files": sum(len(p) for p in duplicates.values()),
             "rule": "files with identical bytes always share a split",
         }
-        samples["split"] = assign_splits(samples, scheme=config.split, seed=config.split_seed, duplicate_groups=duplicates)
+        for group in duplicates.values():
+            for path in group[1:]:
+                dataset.report.add(path, "duplicate file", f"same bytes as {group[0]}; both kept, always in one split")
+        assigned = assign_splits(samples, scheme=config.split, seed=config.split_seed, duplicate_groups=duplicates)
+        given = samples["split"] if "split" in samples else pd.Series([None] * len(samples), index=samples.index)
+        samples["split"] = np.where(given.isna(), assigned, given).astype(object)  # a manifest's own cells win
     return dataset
+
+
+def settle_splits(config: RunConfig, dataset: Dataset) -> None:
+    """Check the splits before any work: test rows and both classes in train are required; no val
+    rows means a stratified share of train becomes val, and ``meta["val"]`` says so."""
+    samples = dataset.samples
+    split, labels = samples["split"].to_numpy(), samples["label"].to_numpy()
+    where = f"{config.data_root} ({config.dataset} layout)"
+    if not (split == "test").any():
+        raise ValueError(f"{where}: no image is in the test split; give some rows split=test, or leave the split "
+                         "column blank and visent assigns 80/10/10")
+    for label, name in ((0, "negative"), (1, "positive")):
+        if not ((split == "train") & (labels == label)).any():
+            raise ValueError(f"{where}: the train split has no {name} image, so no classifier can be trained; "
+                             "move some into it or let visent assign the splits")
+    if not (split == "val").any():
+        samples["split"] = carve_validation(split, labels, config.split_seed)
+        dataset.meta["val"] = f"no val rows were given: a stratified {VAL_FRACTION:.0%} of the train rows"
 
 
 def published_folds(config: RunConfig) -> PublishedFolds:
@@ -252,7 +280,7 @@ def attribute_queries(
         )
     for word in missing:
         n = int((attrs == word).sum())
-        dataset.report.add(word, f"adjective not in GloVe ({vectors.source}): {n} images skipped")
+        dataset.report.add(word, "adjective not in GloVe", f"{n} images skipped ({vectors.source})")
     known = [w for w in vocab if w in vectors]
     table = {w: vectors[w] for w in known}
     keep = np.array([a in table for a in attrs])
@@ -301,11 +329,12 @@ def prepare(config: RunConfig, device: torch.device, progress: bool = True) -> P
     """Dataset, splits, feature cache and queries for ``config``, with stage timings in the dataset's meta."""
     t0 = time.perf_counter()
     dataset = load_data(config)
+    settle_splits(config, dataset)
     dataset.meta.setdefault("timing", {})["index_s"] = time.perf_counter() - t0
     weights = get_weights(config.weights)
     cache = features_for(config, dataset, weights, device, progress)
     for row, reason in sorted(cache.failed.items()):
-        dataset.report.add(dataset.samples["path"].iat[row], reason)
+        dataset.report.add(dataset.samples["path"].iat[row], "unreadable image", reason)
     cache, rows = construct(config, dataset, cache, split_rows(dataset, cache), weights, device, progress)
     spec = VARIANTS[config.variant]
     vectors, queries = None, None
@@ -430,7 +459,9 @@ def build_result(config, prepared: Prepared, outcome: TrainOutcome, test: dict, 
     ds = prepared.dataset
     labels = prepared.data.labels
     timing = dict(ds.meta.get("timing", {}))
-    timing |= {"train_s": outcome.seconds, "train_images_per_s": outcome.images_per_s, "total_s": total_s}
+    # total_s counts the epochs trained before a resume too, so that it is never below train_s.
+    timing |= {"train_s": outcome.seconds, "train_images_per_s": outcome.images_per_s,
+               "total_s": total_s + outcome.resumed_seconds, "resumed_train_s": outcome.resumed_seconds}
     if timing.get("extract_s"):
         timing["extract_images_per_s"] = timing["extract_images"] / timing["extract_s"]
     metrics = {

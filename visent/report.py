@@ -33,6 +33,7 @@ from typing import Any
 
 import pandas as pd
 
+from visent import cv_report
 from visent.config import PRESETS, SPLITS, RunConfig
 from visent.leak import rules_table
 from visent.model import VARIANTS
@@ -370,6 +371,7 @@ def variants_snippet() -> str:
         "none": "none: uniform weights",
         "learned": "one learned vector",
         "adjective-only": "no attention: the adjective is the input",
+        "probe": "no attention: the regions' mean",
     }
     adjectives = {
         "truth": "the image's own adjective",
@@ -443,10 +445,49 @@ def bench_snippet(bench_dir: str | Path) -> str:
     return "\n\n".join(sections) + "\n"
 
 
+def twitter_snippets(results: list[dict[str, Any]], results_dir: str | Path, out: Path,
+                     twitter_root: str | Path | None = None) -> dict[str, str]:
+    """The real-photographs chapter's snippets, and its attention figure drawn into ``out``
+    (over the photographs when ``twitter_root``, else the runs' recorded data root, holds them)."""
+    runs = cv_report.cv_runs(results)
+    if not runs:
+        missing = _not_measured(
+            f"no Twitter I cross-validation results in `{results_dir}`. With the data, "
+            "`make twitter TWITTER=/path/to/twitter_I` writes them."
+        )
+        return {name: missing for name in ("twitter_table.md", "twitter_contrasts.md", "twitter_moonshot.md",
+                                           "twitter_maps.md")}
+    frame = cv_report.fold_frame(runs)
+    table = markdown_table(cv_report.accuracy_table(frame))
+    contrasts = markdown_table(cv_report.contrasts_table(frame))
+    example = cv_report.examples_run(runs)
+    if example is None:
+        maps = _not_measured("no `attention-learned` run with attention examples.")
+    else:
+        root = twitter_root or example["dataset"]["root"]
+        png, photos = cv_report.examples_figure(example, root, out / "twitter-maps.png")
+        shown = "over the photographs" if photos else (
+            "alone: the photographs were not found, so only the grids are drawn (rebuild with the data to see them)"
+        )
+        maps = (
+            f"```{{figure}} /{png.as_posix()}\n:name: fig-twitter-maps\n:width: 100%\n\n"
+            f"Attention $o$ of eq. (5) of `{example['run_id']}` on test photographs of its fold, {shown}. "
+            "Top row: the first four test images it classified right; bottom row: the first four it got wrong. "
+            "Each panel has its own colour scale.\n```\n"
+        )
+    return {
+        "twitter_table.md": f"{table}\n\n{provenance(runs)}\n",
+        "twitter_contrasts.md": f"{contrasts}\n\n{provenance(runs)}\n",
+        "twitter_moonshot.md": cv_report.moonshot_text(frame),
+        "twitter_maps.md": maps,
+    }
+
+
 def write_includes(
     results_dir: str | Path = "results",
     out_dir: str | Path = "book/_generated",
     ontology: str | Path | None = None,
+    twitter_root: str | Path | None = None,
 ) -> list[Path]:
     """Write every snippet the chapters include into ``out_dir``; return their paths.
 
@@ -455,7 +496,11 @@ def write_includes(
     """
     if ontology is None:
         ontology = os.environ.get(ONTOLOGY_ENV) or None
-    results = load_run_results(results_dir)
+    everything = load_run_results(results_dir)
+    # The replication's tables read the split runs; cross-validation runs have a chapter of their own.
+    results = [r for r in everything if r.get("kind") != "cv-summary" and not r["config"].get("cv_folds")]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     snippets = {
         "headline.md": headline_snippet(results, results_dir),
         "table1.md": table1_snippet(results, results_dir),
@@ -465,9 +510,8 @@ def write_includes(
         "bench.md": bench_snippet(Path(results_dir) / BENCH_FOLDER),
         "presets.md": presets_snippet(),
         "variants.md": variants_snippet(),
+        **twitter_snippets(everything, results_dir, out, twitter_root),
     }
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, text in snippets.items():
         path = out / name
@@ -504,15 +548,40 @@ def readme_snippet(results: list[dict[str, Any]]) -> str:
     )
 
 
+TWITTER_BEGIN = "<!-- twitter-table: generated from results/twitter/*.json by `python -m visent.report --readme README.md` -->"
+TWITTER_END = "<!-- /twitter-table -->"
+
+
+def twitter_readme_snippet(results: list[dict[str, Any]]) -> str:
+    """The README's Twitter I table: accuracy per variant and subset, mean ± sd over the folds."""
+    runs = cv_report.cv_runs(results)
+    if not runs:
+        return _not_measured("no Twitter I results in results/twitter; `make twitter TWITTER=path` writes them")
+    envs = [r["env"] for r in runs]
+    table = markdown_table(cv_report.accuracy_table(cv_report.fold_frame(runs)))
+    return (
+        f"{table}\n\nTest accuracy, mean ± sd over the 5 published folds of Campos et al. (2017), each fold the mean "
+        f"over its seeds; frozen VGG-16 conv5_3 (oxford-imagenet), `{runs[0]['config']['preset']}` preset with "
+        f"{runs[0]['config']['iterations_per_epoch']} iterations per epoch; {len(runs)} runs on device "
+        f"{runs[0]['env']['device']}, {_dates(e.get('date') for e in envs)}, {_commits(envs)}."
+    )
+
+
+def _replace_block(text: str, begin: str, end: str, body: str, path: Path) -> str:
+    if begin not in text or end not in text:
+        raise ReportError(f"{path} has no generated block ({begin} ... {end})")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{body}\n{end}{tail}"
+
+
 def sync_readme(readme: str | Path, results_dir: str | Path = "results") -> bool:
-    """Rewrite the README's results block from the result files; True when it changed."""
+    """Rewrite the README's generated blocks from the result files; True when one changed."""
     path = Path(readme)
     text = path.read_text()
-    if README_BEGIN not in text or README_END not in text:
-        raise ReportError(f"{path} has no results block ({README_BEGIN} ... {README_END})")
-    head, rest = text.split(README_BEGIN, 1)
-    _, tail = rest.split(README_END, 1)
-    new = f"{head}{README_BEGIN}\n{readme_snippet(load_run_results(results_dir))}\n{README_END}{tail}"
+    results = load_run_results(results_dir)
+    new = _replace_block(text, README_BEGIN, README_END, readme_snippet(results), path)
+    new = _replace_block(new, TWITTER_BEGIN, TWITTER_END, twitter_readme_snippet(results), path)
     path.write_text(new)
     return new != text
 
@@ -526,11 +595,13 @@ def main(argv: list[str] | None = None) -> int:
         "--ontology", default=None, help=f"VSO 3244ANPs.txt for the leak table (default: ${ONTOLOGY_ENV})"
     )
     parser.add_argument("--readme", default=None, help="also rewrite this README's results block")
+    parser.add_argument("--twitter", default=None,
+                        help="Twitter I folder for the attention figure's photographs (default: the runs' data root)")
     args = parser.parse_args(argv)
     try:
         if args.readme:
             sync_readme(args.readme, args.results_dir)
-        paths = write_includes(args.results_dir, args.out_dir, args.ontology)
+        paths = write_includes(args.results_dir, args.out_dir, args.ontology, args.twitter)
     except ValueError as err:  # ReportError, and a malformed ontology file: both name the file
         print(f"visent.report: error: {err}", file=sys.stderr)
         return 2

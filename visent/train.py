@@ -69,8 +69,9 @@ class TrainOutcome:
     epochs: int
     stopped: str  # "early-stopping" or "max-epochs"
     history: list[dict] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0  # training time of every epoch, those before a resume included
     images_per_s: float = 0.0
+    resumed_seconds: float = 0.0  # of ``seconds``, the part spent before this process resumed
 
 
 def epoch_batches(train_rows: np.ndarray, seed: int, epoch: int, iterations: int, batch_size: int) -> np.ndarray:
@@ -128,9 +129,23 @@ def _same_config(saved: dict, config: RunConfig) -> bool:
         return False
 
 
+class CheckpointError(ValueError):
+    """A file that is not a checkpoint written by ``fit``; the message names it."""
+
+
 def load_checkpoint(path: str | Path) -> dict:
     """A checkpoint written by ``fit``; loads with ``weights_only=True`` (no code is unpickled)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist; `visent train` writes them into --checkpoint-dir")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle, zip and EOF errors all mean the same here
+        raise CheckpointError(f"{path} is not a checkpoint written by visent ({type(err).__name__}); "
+                              "pass a .pt file from --checkpoint-dir") from None
+    missing = [k for k in ("config", "best_state", "best_epoch") if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise CheckpointError(f"{path} lacks {missing}: not a checkpoint written by visent's training")
+    return state
 
 
 def fit(
@@ -157,7 +172,7 @@ def fit(
     optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum)
     history: list[dict] = []
     best = {"loss": math.inf, "epoch": -1, "state": None}
-    start_epoch, bad_epochs, seconds = 0, 0, 0.0
+    start_epoch, bad_epochs, seconds, resumed = 0, 0, 0.0, 0.0
     ckpt_path = Path(checkpoint) if checkpoint else None
     identity = data.identity()
     if ckpt_path and ckpt_path.exists():
@@ -167,7 +182,7 @@ def fit(
             optimizer.load_state_dict(state["optimizer"])
             history, bad_epochs, seconds = state["history"], state["bad_epochs"], state["seconds"]
             best = {"loss": state["best_loss"], "epoch": state["best_epoch"], "state": state["best_state"]}
-            start_epoch = state["epoch"] + 1
+            start_epoch, resumed = state["epoch"] + 1, seconds
 
     train_rows = data.rows["train"]
     stopped = "max-epochs"
@@ -240,4 +255,5 @@ def fit(
         history=history,
         seconds=seconds,
         images_per_s=seen / seconds if seconds else 0.0,
+        resumed_seconds=resumed,
     )

@@ -36,6 +36,7 @@ __all__ = [
     "example_images",
     "glove_pca",
     "grid_maps",
+    "overlay_grid",
     "results_bars",
     "training_curves",
     "upsample_attention",
@@ -208,6 +209,36 @@ def attention_figure(
         for c, name in enumerate(maps, start=1):
             title = f"{name}: {labels[name][r]}" if labels and name in labels else name
             _draw_overlay(axes[r, c], images[r], grids[name][r], box, title, alpha, vmax, signed)
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, format="png", dpi=100)
+    return fig
+
+
+def overlay_grid(
+    images: Sequence[ImageLike],
+    o: np.ndarray | torch.Tensor,
+    titles: Sequence[str] | None = None,
+    ncols: int = 4,
+    path: str | Path | None = None,
+    alpha: float = 0.5,
+) -> Figure:
+    """Each image with its own attention ``o[k]`` over it, ``ncols`` to a row; saved as PNG at
+    ``path`` when given. Every panel has its own colour scale (the maps of different images)."""
+    weights = o.detach().float().cpu().numpy() if isinstance(o, torch.Tensor) else np.asarray(o)
+    if len(images) == 0 or len(weights) != len(images):
+        raise VizError(f"overlay_grid needs one map per image; got {len(images)} images and {len(weights)} maps")
+    if titles is not None and len(titles) != len(images):
+        raise VizError(f"titles has {len(titles)} entries for {len(images)} images")
+    ncols = max(1, min(ncols, len(images)))
+    nrows = -(-len(images) // ncols)
+    fig = Figure(figsize=(2.6 * ncols, 2.7 * nrows), layout="constrained")
+    axes = list(fig.subplots(nrows, ncols, squeeze=False).ravel())
+    for k, (ax, image) in enumerate(zip(axes, images)):
+        _draw_overlay(ax, image, _as_grid(weights[k], f"o[{k}]"), None, titles[k] if titles else None, alpha, None)
+    for ax in axes[len(images):]:
+        ax.remove()
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)

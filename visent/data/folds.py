@@ -120,12 +120,14 @@ def stratified_folds(labels: np.ndarray, folds: int, fold: int, seed: int) -> np
 
 
 def carve_validation(split: np.ndarray, labels: np.ndarray, seed: int, fraction: float = VAL_FRACTION) -> np.ndarray:
-    """Mark a stratified ``fraction`` of the ``"train"`` rows as ``"val"`` (a copy of ``split``)."""
+    """Mark a stratified ``fraction`` of the ``"train"`` rows as ``"val"`` (a copy of ``split``);
+    at least one image of each class that has two or more, so early stopping always has rows."""
     rng = np.random.default_rng([seed, 5, 1])
     out = split.copy()
     for c in np.unique(labels):
         rest = rng.permutation(np.nonzero((split == "train") & (labels == c))[0])
-        out[rest[: int(round(len(rest) * fraction))]] = "val"
+        n = max(1, int(round(len(rest) * fraction))) if len(rest) >= 2 else 0
+        out[rest[:n]] = "val"
     return out
 
 

@@ -180,11 +180,11 @@ def _index_vso(
     for folder in folders:
         anp = _match_anp(folder, ontology.anps)
         if anp is None:
-            report.add(
-                folder,
-                "ANP not in ontology",
-                f"{_count_entries(root / folder)} files skipped; add the ANP to {ontology_path} or rename the folder",
-            )
+            fix = f"add the ANP to {ontology_path} or rename the folder"
+            files_in, _ = _scan(root / folder, root, DataReport())
+            report.add(folder, "ANP not in ontology", f"{len(files_in)} files skipped; {fix}")
+            for file_name in files_in:
+                report.add(f"{folder}/{file_name}", "image of an ANP not in ontology", f"skipped; {fix}")
             continue
         images = _list_images(root, folder, report)
         adjective, noun, score = ontology.anps[anp]
@@ -336,11 +336,11 @@ def _load_folders(root: Path, *, mapping: Mapping[str, int | str] | None = None,
     for folder in folders:
         label = polarity.get(folder.lower())
         if label is None:
-            report.add(
-                folder,
-                "unknown class folder",
-                f"{_count_entries(root / folder)} files skipped; add it to mapping= (known: {', '.join(polarity)})",
-            )
+            fix = f"add it to mapping= (known: {', '.join(polarity)})"
+            files_in, _ = _scan(root / folder, root, DataReport())
+            report.add(folder, "unknown class folder", f"{len(files_in)} files skipped; {fix}")
+            for file_name in files_in:
+                report.add(f"{folder}/{file_name}", "image of an unknown class folder", f"skipped; {fix}")
             continue
         images = _list_images(root, folder, report)
         if not images:
@@ -509,12 +509,6 @@ def _list_images(root: Path, folder: str, report: DataReport) -> list[str]:
                 f"{folder}/{file_name}", "not an image file", f"extension not in {', '.join(sorted(IMAGE_EXTENSIONS))}"
             )
     return images
-
-
-def _count_entries(folder: Path) -> int:
-    """Number of entries directly inside ``folder``."""
-    with os.scandir(folder) as entries:
-        return sum(1 for _ in entries)
 
 
 def _is_image_name(name: str) -> bool:

@@ -1,0 +1,53 @@
+"""The real-photographs chapter's tables are computed from cross-validation result files."""
+
+import numpy as np
+import pytest
+
+from visent import cv_report
+
+
+def _run(subset, variant, fold, seed, accuracy):
+    return {
+        "run_id": f"t-{subset}-pub-f{fold}-{variant}-s{seed}", "variant": variant,
+        "config": {"dataset": "twitter", "twitter_subset": subset, "cv_folds": 3, "cv_fold": fold, "seed": seed},
+        "metrics": {"test_accuracy": accuracy},
+    }
+
+
+@pytest.fixture
+def runs():
+    acc = {"linear-probe": [0.80, 0.82, 0.78], "gap": [0.81, 0.80, 0.79], "attention-learned": [0.84, 0.83, 0.80]}
+    out = [_run("five", v, k, s, a + 0.01 * s) for v, accs in acc.items() for k, a in enumerate(accs) for s in (0, 1)]
+    return out + [{"kind": "cv-summary", "variant": "gap", "config": {"dataset": "twitter"}, "metrics": {}}]
+
+
+def test_each_fold_is_the_mean_over_its_seeds_and_a_cell_the_mean_and_sd_over_folds(runs):
+    frame = cv_report.fold_frame(cv_report.cv_runs(runs))
+    gap = frame[frame["variant"] == "gap"]
+    assert gap["accuracy"].tolist() == pytest.approx([0.815, 0.805, 0.795]) and set(gap["seeds"]) == {2}
+    table = cv_report.accuracy_table(frame).set_index("variant")
+    folds = np.array([0.815, 0.805, 0.795])
+    assert table.loc["`gap`", "5-agree (%)"] == f"{100 * folds.mean():.1f} ± {100 * folds.std(ddof=1):.1f}"
+    assert table.loc["`gap`", "5-agree folds x seeds"] == "3 x 2"
+    assert table.loc["`gap`", "4-agree (%)"] == cv_report.NOT_MEASURED
+    assert list(table.index) == ["`gap`", "`attention-learned`", "`linear-probe`"]
+
+
+def test_paired_differences_count_the_folds_each_variant_wins(runs):
+    frame = cv_report.fold_frame(cv_report.cv_runs(runs))
+    diff = cv_report.paired(frame, "five", "attention-learned", "linear-probe")
+    assert diff == pytest.approx([0.04, 0.01, 0.02])
+    table = cv_report.contrasts_table(frame).set_index("comparison")
+    row = table.loc["`attention-learned` − `linear-probe`"]
+    assert row["5-agree (points)"] == f"{100 * diff.mean():+.1f} ± {100 * diff.std(ddof=1):.1f}"
+    assert row["5-agree wins"] == "3/3"
+    assert table.loc["`attention-learned` − `gap`", "5-agree wins"] == "3/3"
+
+
+def test_the_moonshot_needs_both_the_accuracy_and_a_gain_over_the_probe_beyond_its_sd(runs):
+    frame = cv_report.fold_frame(cv_report.cv_runs(runs))
+    outcome = cv_report.moonshot(frame)
+    assert outcome["attention-learned"]["met"] is False  # 82.8% < 87%
+    assert outcome["attention-learned"]["gain_over_probe"] == pytest.approx(0.07 / 3)
+    frame.loc[frame["variant"] == "attention-learned", "accuracy"] += 0.06
+    assert cv_report.moonshot(frame)["attention-learned"]["met"] is True

@@ -1,0 +1,290 @@
+"""A user's mistake gets one line naming the path or value and the fix: no traceback, nothing written.
+A result always belongs to its configuration. (One test per failure of issue 12.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from visent import pipeline
+from visent.cli import _print_result, main
+from visent.config import ConfigError, RunConfig
+from visent.data.table import DataReport
+
+
+def _cli(capsys, *argv):
+    """Run ``visent argv`` in process; return (exit code, stderr)."""
+    code = main(list(argv))
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err
+
+
+def _files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()]
+
+
+# 1. A result file is reused only for the configuration that wrote it.
+
+def _saved(tmp_path: Path, config: RunConfig) -> Path:
+    path = Path(config.results_dir) / f"{config.run_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"run_id": config.run_id, "config": config.to_dict(), "metrics": {"test_accuracy": 0.5}}))
+    return path
+
+
+@pytest.fixture
+def fake_run(monkeypatch):
+    calls = []
+    monkeypatch.setattr(pipeline, "run", lambda config, progress=True: calls.append(config) or {"retrained": True})
+    return calls
+
+
+def test_a_result_of_another_learning_rate_is_retrained_and_replaced(tmp_path, fake_run):
+    old = RunConfig.from_dict({"results_dir": str(tmp_path / "r"), "lr": 0.001})
+    _saved(tmp_path, old)
+    lines = []
+    result = pipeline.run_or_reuse(RunConfig.from_dict(old.to_dict() | {"lr": 0.01}), log=lines.append)
+    assert result == {"retrained": True} and len(fake_run) == 1
+    assert "lr 0.001 -> 0.01" in lines[0] and "replaced" in lines[0]
+
+
+@pytest.mark.parametrize("field, value", [("hidden_dim", 64), ("max_epochs", 3), ("momentum", 0.5), ("seed", 1)])
+def test_every_outcome_field_changes_the_fingerprint(field, value):
+    config = RunConfig()
+    changed = RunConfig.from_dict(config.to_dict() | {field: value, "run_id": config.run_id})
+    assert changed.fingerprint() != config.fingerprint()
+
+
+def test_output_folders_and_worker_counts_reuse_the_result(tmp_path, fake_run):
+    old = RunConfig.from_dict({"results_dir": str(tmp_path / "r"), "num_workers": 0})
+    _saved(tmp_path, old)
+    lines = []
+    same = RunConfig.from_dict(old.to_dict() | {"num_workers": 2, "cache_dir": "elsewhere", "checkpoint_dir": "x"})
+    assert pipeline.run_or_reuse(same, log=lines.append)["metrics"] == {"test_accuracy": 0.5}
+    assert fake_run == [] and "reused" in lines[0]
+    assert pipeline.run_or_reuse(same, force=True, log=lines.append) == {"retrained": True}
+
+
+# 2. Paths that are the wrong kind of thing.
+
+def test_a_data_root_that_is_a_file_is_named(tmp_path, capsys):
+    (tmp_path / "data.txt").write_text("x")
+    code, err = _cli(capsys, "train", "--data-root", str(tmp_path / "data.txt"), "--results-dir", str(tmp_path / "r"))
+    assert code == 2 and f"data_root {tmp_path / 'data.txt'} is a file" in err and "reads a folder" in err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("flag", ["--results-dir", "--checkpoint-dir", "--cache-dir"])
+def test_an_output_folder_that_is_a_file_is_refused_before_any_work(tmp_path, capsys, flag):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "taken").write_text("x")
+    code, err = _cli(capsys, "run", "--data-root", str(tmp_path / "data"), flag, str(tmp_path / "taken"))
+    assert code == 2 and f"{tmp_path / 'taken'} is a file, not a folder" in err and f"give another {flag}" in err
+    assert _files(tmp_path) == [tmp_path / "taken"]
+
+
+def test_a_garbage_checkpoint_is_named_by_evaluate(tmp_path, capsys):
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    code, err = _cli(capsys, "evaluate", str(tmp_path / "junk.pt"))
+    assert code == 2 and f"{tmp_path / 'junk.pt'} is not a checkpoint written by visent" in err
+
+
+def test_a_foreign_torch_file_is_not_taken_for_a_checkpoint(tmp_path, capsys):
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    code, err = _cli(capsys, "evaluate", str(tmp_path / "other.pt"))
+    assert code == 2 and "lacks ['config', 'best_state', 'best_epoch']" in err
+
+
+def test_a_garbage_detector_is_named(tmp_path):
+    from visent.detector import AttributeDetector
+
+    (tmp_path / "det.pt").write_bytes(b"garbage, not a zip")
+    with pytest.raises(ValueError, match="det.pt is not an attribute detector saved by visent"):
+        AttributeDetector.load(tmp_path / "det.pt")
+
+
+def test_a_missing_detector_is_refused_before_any_work(tmp_path, capsys):
+    (tmp_path / "twitter").mkdir()
+    code, err = _cli(capsys, "train", "--dataset", "twitter", "--variant", "attention-predicted", "--data-root",
+                     str(tmp_path / "twitter"), "--detector", str(tmp_path / "nope.pt"))
+    assert code == 2 and f"detector {tmp_path / 'nope.pt'}: no such file" in err
+
+
+# 3. A dataset with nothing usable left.
+
+def test_a_manifest_whose_rows_are_all_bad_says_so(tmp_path, capsys):
+    (tmp_path / "m.csv").write_text("path,label\nmissing.jpg,1\nalso.jpg,maybe\n")
+    code, err = _cli(capsys, "train", "--dataset", "manifest", "--data-root", str(tmp_path / "m.csv"), "--variant", "gap",
+                     "--results-dir", str(tmp_path / "r"), "--no-index-cache")
+    assert code == 2 and "no usable image for the 'manifest' layout" in err
+    assert "listed image missing" in err and "malformed row" in err and not (tmp_path / "r").exists()
+
+
+def test_a_folders_tree_without_polarity_folders_says_so(tmp_path, capsys, make_tree):
+    make_tree(tmp_path / "tree", {"cats": ["a.jpg"], "dogs": ["b.jpg"]})
+    code, err = _cli(capsys, "train", "--dataset", "folders", "--data-root", str(tmp_path / "tree"), "--variant", "gap",
+                     "--no-index-cache")
+    assert code == 2 and "no usable image for the 'folders' layout" in err and "unknown class folder" in err
+
+
+# 4. visent run names skipped inputs, as visent train does.
+
+def test_the_printed_result_says_how_many_inputs_were_skipped(capsys):
+    report = DataReport()
+    report.add("a.jpg", "unreadable image", "truncated")
+    report.add("b.jpg", "unreadable image", "empty file")
+    _print_result({"run_id": "r", "metrics": {"test_accuracy": 0.5, "test_balanced_accuracy": 0.5},
+                   "dataset": {"report": report.to_dict()}})
+    assert "data report: 2 inputs skipped or noted (2 unreadable image)" in capsys.readouterr().out
+
+
+# 5. Run ids stay inside their folders.
+
+@pytest.mark.parametrize("run_id", ["../../x", "a/b", ".hidden", ""])
+def test_a_run_id_that_is_not_a_plain_file_name_is_refused(run_id):
+    with pytest.raises(ConfigError, match="is not a plain file name"):
+        RunConfig.from_dict({"run_id": run_id})
+
+
+# 6. --regions where no layout reads it.
+
+@pytest.mark.parametrize("layout", ["twitter", "folders", "synthetic"])
+def test_regions_for_a_layout_that_does_not_read_them_is_refused(layout):
+    with pytest.raises(ConfigError, match=f"applies to the vso and manifest layouts, not '{layout}'"):
+        RunConfig.from_dict({"dataset": layout, "variant": "gap", "regions": "/no/such.csv"})
+
+
+def test_a_regions_file_that_does_not_exist_is_named(tmp_path, capsys):
+    (tmp_path / "m.csv").write_text("path,label\n")
+    code, err = _cli(capsys, "train", "--dataset", "manifest", "--data-root", str(tmp_path / "m.csv"),
+                     "--regions", str(tmp_path / "boxes.csv"))
+    assert code == 2 and f"regions {tmp_path / 'boxes.csv'}: no such file" in err
+
+
+# 7. Duplicates and images of unknown ANPs are named; reasons group.
+
+def test_duplicate_files_and_images_of_an_unknown_anp_are_named_one_by_one(tmp_path, make_tree, vso_ontology):
+    root = make_tree(tmp_path / "vso", {"beautiful_flower": [f"b{i}.jpg" for i in range(10)],
+                                        "sad_face": [f"s{i}.jpg" for i in range(10)],
+                                        "purple_unicorn": ["x.jpg", "y.jpg"]})
+    (root / "sad_face" / "copy.jpg").write_bytes((root / "beautiful_flower" / "b0.jpg").read_bytes())
+    config = RunConfig.from_dict({"dataset": "vso", "data_root": str(root), "ontology": str(vso_ontology),
+                                  "index_cache": False, "variant": "gap"})
+    dataset = pipeline.load_data(config)
+    problems = {(p.path, p.reason) for p in dataset.report.problems}
+    assert ("sad_face/copy.jpg", "duplicate file") in problems
+    assert {("purple_unicorn/x.jpg", "image of an ANP not in ontology"),
+            ("purple_unicorn/y.jpg", "image of an ANP not in ontology")} <= problems
+    assert dataset.report.counts()["image of an ANP not in ontology"] == 2
+
+
+def test_report_reasons_are_categories_and_the_specifics_are_details():
+    from visent import features
+
+    source = Path(features.__file__).read_text() + Path(pipeline.__file__).read_text()
+    assert 'f"cache shard recomputed: {why}"' not in source and 'f"adjective not in GloVe (' not in source
+
+
+# 8. The detector is written atomically; timing after a resume.
+
+def test_the_detector_is_saved_through_atomic_write(tmp_path, monkeypatch):
+    from visent import detector
+
+    written = []
+    monkeypatch.setattr(detector, "atomic_write", lambda path, write: written.append(path))
+    det = detector.AttributeDetector(["a", "b"], torch.zeros(2, 3), torch.zeros(2), torch.zeros(3), torch.ones(3))
+    det.save(tmp_path / "d.pt")
+    assert written == [tmp_path / "d.pt"]
+
+
+def test_a_resumed_fit_reports_the_seconds_trained_before_the_resume(tmp_path, monkeypatch):
+    from visent import train
+    from tests.test_probe import _toy
+
+    data = _toy(n=120)
+    config = RunConfig.from_dict({"variant": "gap", "iterations_per_epoch": 2, "max_epochs": 3, "patience": 5,
+                                  "batch_size": 8, "hidden_dim": 8})
+    real = train._val_loss
+    epochs = []
+
+    def crash_on_second(*args):
+        epochs.append(1)
+        if len(epochs) == 2:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(train, "_val_loss", crash_on_second)
+    model = pipeline.build_model("gap", region_dim=6, hidden_dim=8)
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(model, data, config, torch.device("cpu"), tmp_path / "c.pt", progress=False)
+    monkeypatch.setattr(train, "_val_loss", real)
+    outcome = train.fit(pipeline.build_model("gap", region_dim=6, hidden_dim=8), data, config, torch.device("cpu"),
+                        tmp_path / "c.pt", progress=False)
+    assert outcome.epochs == 3 and 0 < outcome.resumed_seconds < outcome.seconds
+
+
+# 9. Splits a user gives.
+
+def _manifest(tmp_path, make_tree, splits):
+    names = [f"{i}.jpg" for i in range(len(splits))]
+    make_tree(tmp_path / "img", {"x": names})
+    rows = "".join(f"x/{n},{i % 2},{s}\n" for i, (n, s) in enumerate(zip(names, splits)))
+    (tmp_path / "img" / "manifest.csv").write_text("path,label,split\n" + rows)
+    return RunConfig.from_dict({"dataset": "manifest", "data_root": str(tmp_path / "img" / "manifest.csv"),
+                                "variant": "gap", "index_cache": False})
+
+
+def test_train_and_test_without_val_carves_val_from_train_and_says_so(tmp_path, make_tree):
+    config = _manifest(tmp_path, make_tree, ["train"] * 16 + ["test"] * 4)
+    dataset = pipeline.load_data(config)
+    pipeline.settle_splits(config, dataset)
+    split = dataset.samples["split"].to_numpy()
+    assert (split[16:] == "test").all() and (split[:16] == "val").sum() == 2
+    assert "stratified 10% of the train rows" in dataset.meta["val"]
+
+
+def test_blank_split_cells_are_assigned_and_given_ones_kept(tmp_path, make_tree):
+    config = _manifest(tmp_path, make_tree, ["test"] * 4 + [""] * 16)
+    split = pipeline.load_data(config).samples["split"].to_numpy()
+    assert (split[:4] == "test").all() and set(split[4:]) <= {"train", "val", "test"} and (split[4:] == "train").any()
+
+
+def test_a_train_split_without_one_class_stops_before_any_work(tmp_path, make_tree):
+    config = _manifest(tmp_path, make_tree, ["train", "test"] * 6)  # every train row has label 0
+    dataset = pipeline.load_data(config)
+    with pytest.raises(ValueError, match="the train split has no positive image"):
+        pipeline.settle_splits(config, dataset)
+
+
+def test_no_test_rows_stops_before_any_work(tmp_path, make_tree):
+    config = _manifest(tmp_path, make_tree, ["train"] * 6 + ["val"] * 2)
+    dataset = pipeline.load_data(config)
+    with pytest.raises(ValueError, match="no image is in the test split"):
+        pipeline.settle_splits(config, dataset)
+
+
+def test_an_unknown_split_name_is_reported_and_its_row_left_out(tmp_path, make_tree):
+    config = _manifest(tmp_path, make_tree, ["train"] * 8 + ["test"] * 2 + ["holdout"])
+    dataset = pipeline.load_data(config)
+    assert len(dataset.samples) == 10
+    assert [p.reason for p in dataset.report.problems] == ["malformed row"]
+    assert "'holdout' is not one of train, val, test" in dataset.report.problems[0].detail
+    assert np.isin(dataset.samples["split"].to_numpy(), ["train", "val", "test"]).all()
+
+
+def test_every_bad_input_of_the_data_chapter_names_a_test_that_exists():
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    chapter = (root / "book" / "data.md").read_text()
+    section = chapter.split("## What happens to bad inputs", 1)[1].split("\n## ", 1)[0]
+    named = re.findall(r"^\|[^|]+\|[^|]+\| `(test_\w+)` \|$", section, flags=re.MULTILINE)
+    defined = set(re.findall(r"^def (test_\w+)", "\n".join(p.read_text() for p in (root / "tests").glob("test_*.py")),
+                             flags=re.MULTILINE))
+    assert len(named) >= 19
+    assert [t for t in named if t not in defined] == []

@@ -1,0 +1,176 @@
+"""The "On real photographs" chapter from cross-validation result files: tables, paired
+differences, the moonshot's outcome and the attention-map figure.
+
+Each fold's accuracy is the mean over the seeds that ran it; a table cell is the mean ± sample sd
+over the folds. A paired difference compares two variants fold by fold (same fold, same training
+images), so the fold-to-fold spread of difficulty cancels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from visent.model import VARIANTS
+
+#: The chapter's order of subsets and their display names.
+SUBSETS = {"five": "5-agree", "four": "4-agree", "three": "3-agree"}
+#: The references each variant is compared with, fold by fold.
+BASELINES = ("gap", "linear-probe")
+#: The moonshot of the chapter: mean accuracy on 5-agree at least this, and a paired gain over the
+#: linear probe larger than its sd over the folds.
+MOONSHOT_ACCURACY = 0.87
+NOT_MEASURED = "not yet measured"
+
+
+def cv_runs(results: list[dict[str, Any]], layout: str = "twitter") -> list[dict[str, Any]]:
+    """The per-fold run results of ``layout`` (no summaries)."""
+    return [
+        r for r in results
+        if r.get("kind") != "cv-summary" and r["config"].get("dataset") == layout and r["config"].get("cv_folds")
+    ]
+
+
+def fold_frame(runs: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (subset, variant, fold): test accuracy averaged over seeds, and the seed count."""
+    rows = [
+        {"subset": r["config"]["twitter_subset"], "variant": r["variant"], "fold": int(r["config"]["cv_fold"]),
+         "seed": r["config"]["seed"], "accuracy": r["metrics"]["test_accuracy"]}
+        for r in runs
+    ]
+    frame = pd.DataFrame(rows, columns=["subset", "variant", "fold", "seed", "accuracy"])
+    return frame.groupby(["subset", "variant", "fold"], as_index=False).agg(
+        accuracy=("accuracy", "mean"), seeds=("seed", "nunique")
+    )
+
+
+def _ordered_variants(frame: pd.DataFrame) -> list[str]:
+    return [v for v in VARIANTS if v in set(frame["variant"])]
+
+
+def _mean_sd(values: np.ndarray, scale: float = 100.0, signed: bool = False) -> str:
+    sign = "+" if signed else ""
+    if len(values) == 1:
+        return f"{scale * values[0]:{sign}.1f}"
+    return f"{scale * values.mean():{sign}.1f} ± {scale * values.std(ddof=1):.1f}"
+
+
+def accuracy_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Variants x subsets: mean ± sd over folds of the test accuracy in %, with folds x seeds."""
+    rows = []
+    for variant in _ordered_variants(frame):
+        row: dict[str, Any] = {"variant": f"`{variant}`"}
+        for subset, name in SUBSETS.items():
+            cell = frame[(frame["variant"] == variant) & (frame["subset"] == subset)]
+            row[f"{name} (%)"] = _mean_sd(cell["accuracy"].to_numpy()) if len(cell) else NOT_MEASURED
+            row[f"{name} folds x seeds"] = f"{len(cell)} x {int(cell['seeds'].max())}" if len(cell) else "–"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paired(frame: pd.DataFrame, subset: str, variant: str, baseline: str) -> np.ndarray:
+    """Per-fold differences ``variant - baseline`` on the folds both ran, in fold order."""
+    pick = frame[frame["subset"] == subset].pivot(index="fold", columns="variant", values="accuracy")
+    if variant not in pick or baseline not in pick:
+        return np.zeros(0)
+    return (pick[variant] - pick[baseline]).dropna().to_numpy()
+
+
+def contrasts_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each variant against each baseline, per subset: paired difference in points (mean ± sd over
+    folds) and the folds it wins."""
+    rows = []
+    for baseline in BASELINES:
+        for variant in _ordered_variants(frame):
+            if variant == baseline or variant in BASELINES[: BASELINES.index(baseline)]:
+                continue
+            row: dict[str, Any] = {"comparison": f"`{variant}` − `{baseline}`"}
+            for subset, name in SUBSETS.items():
+                diff = paired(frame, subset, variant, baseline)
+                row[f"{name} (points)"] = _mean_sd(diff, signed=True) if len(diff) else NOT_MEASURED
+                row[f"{name} wins"] = f"{int((diff > 0).sum())}/{len(diff)}" if len(diff) else "–"
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def moonshot(frame: pd.DataFrame) -> dict[str, Any]:
+    """Each image-attending variant on 5-agree: its mean, its paired gain over the probe, and
+    whether it meets the moonshot."""
+    five = frame[frame["subset"] == "five"]
+    out = {}
+    for variant in _ordered_variants(five):
+        if variant == "linear-probe":
+            continue
+        mean = float(five[five["variant"] == variant]["accuracy"].mean())
+        gain = paired(frame, "five", variant, "linear-probe")
+        beats = len(gain) > 1 and gain.mean() > gain.std(ddof=1)
+        out[variant] = {
+            "mean": mean,
+            "gain_over_probe": float(gain.mean()) if len(gain) else None,
+            "gain_sd": float(gain.std(ddof=1)) if len(gain) > 1 else None,
+            "met": bool(mean >= MOONSHOT_ACCURACY and beats),
+        }
+    return out
+
+
+def moonshot_text(frame: pd.DataFrame) -> str:
+    """The moonshot's outcome, one bullet per variant, from the result files."""
+    outcome = moonshot(frame)
+    if not outcome:
+        return f"**Not yet measured**: no 5-agree runs. `make twitter` runs them.\n"
+    lines = []
+    for variant, o in outcome.items():
+        gain = "no paired probe runs" if o["gain_over_probe"] is None else (
+            f"{100 * o['gain_over_probe']:+.1f} points over the linear probe"
+            + (f" (sd over folds {100 * o['gain_sd']:.1f})" if o["gain_sd"] is not None else "")
+        )
+        verdict = "**reached**" if o["met"] else "not reached"
+        lines.append(f"- `{variant}`: {100 * o['mean']:.1f}% mean accuracy, {gain}: {verdict}.")
+    return (
+        f"Target: a mean 5-agree accuracy of at least {100 * MOONSHOT_ACCURACY:.0f}% and a paired gain over the "
+        "linear probe larger than its sd over the folds.\n\n" + "\n".join(lines) + "\n"
+    )
+
+
+def examples_run(runs: list[dict[str, Any]], variant: str = "attention-learned") -> dict[str, Any] | None:
+    """The run whose attention examples the figure shows: ``variant`` on the most agreed subset,
+    its first fold and lowest seed."""
+    order = list(SUBSETS)
+    candidates = [r for r in runs if r["variant"] == variant and r.get("examples")]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda r: (order.index(r["config"]["twitter_subset"]) if r["config"]["twitter_subset"] in order else 9,
+                                          r["config"]["cv_fold"], r["config"]["seed"]))
+
+
+def examples_figure(run: dict[str, Any], data_root: str | Path | None, path: str | Path) -> tuple[Path, bool]:
+    """Draw the run's correct and wrong test examples; over the photographs when ``data_root``
+    holds them, else the attention grids alone. Returns the PNG's path and whether photos were used."""
+    from PIL import Image
+
+    from visent.data.images import ImageError, load_image
+    from visent.viz import CLASS_NAMES, overlay_grid
+
+    examples = run["examples"]
+    root = Path(data_root) if data_root else None
+    images, with_photos = [], True
+    for e in examples:
+        try:
+            if root is None:
+                raise ImageError(e["path"], "no data root")
+            images.append(load_image(root / e["path"]))
+        except (ImageError, OSError):
+            with_photos = False
+            break
+    side = int(round(np.sqrt(len(examples[0]["o"]))))
+    if not with_photos:
+        images = [Image.new("RGB", (side * 16, side * 16), (128, 128, 128)) for _ in examples]
+    titles = [
+        f"{'right' if e['correct'] else 'WRONG'}: {CLASS_NAMES[e['label']]}, p(pos) {e['p_positive']:.2f}"
+        for e in examples
+    ]
+    overlay_grid(images, np.array([e["o"] for e in examples]), titles, ncols=4, path=path)
+    return Path(path), with_photos
