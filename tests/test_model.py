@@ -66,7 +66,9 @@ def test_adjective_only_is_logistic_regression_on_the_word_vector():
 
 
 def test_every_variant_is_described_and_unknown_names_list_the_choices():
-    assert set(VARIANTS) == {"gap", "attention-truth", "attention-shuffled", "attention-predicted", "attention-learned", "adjective-only"}
+    assert set(VARIANTS) == {
+        "gap", "attention-truth", "attention-shuffled", "attention-predicted", "attention-learned", "adjective-only",
+        "linear-probe"}
     with pytest.raises(ValueError, match="choose one of"):
         build_model("attention-magic")
 

@@ -162,7 +162,7 @@ def test_a_value_of_another_type_than_the_notebook_default_is_refused(tmp_path):
         ("grid:\n  run_id: [a, b]\n", "run_id cannot vary in the grid"),
         ("grid:\n  seed: [0]\nparams:\n  seed: 1\n", r"\['seed'\] are both in `grid:` and `params:`"),
         ("grid: [seed]\n", "`grid:` must be a mapping"),
-        ("params:\n  run_id: 'run {variant}'\n", "run id 'run attention-truth' is not a file name"),
+        ("params:\n  run_id: 'run {variant}'\n", "run_id='run attention-truth' is not a plain file name"),
         ("params:\n  run_id: '{colour}'\n", "run_id template '{colour}' cannot be filled"),
         ("grid: {seed: [0, 1]\n", "is not valid YAML"),
         ("grid:\n  1: [0, 1]\n", "parameter names are strings, got 1"),

@@ -112,9 +112,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_table1(args: argparse.Namespace) -> int:
-    from visent.report import extended_snippet, load_run_results, table1_snippet
+    from visent.report import extended_snippet, load_run_results, replication_runs, table1_snippet
 
-    results = load_run_results(args.results_dir)
+    results = replication_runs(load_run_results(args.results_dir))
     print("## Table 1: the paper beside this replication\n")
     print(table1_snippet(results, args.results_dir))
     print("\n## Every variant, both splits (mean ± sd over seeds)\n")

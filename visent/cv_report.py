@@ -120,7 +120,7 @@ def moonshot_text(frame: pd.DataFrame) -> str:
     """The moonshot's outcome, one bullet per variant, from the result files."""
     outcome = moonshot(frame)
     if not outcome:
-        return f"**Not yet measured**: no 5-agree runs. `make twitter` runs them.\n"
+        return "**Not yet measured**: no 5-agree runs. `make twitter` runs them.\n"
     lines = []
     for variant, o in outcome.items():
         gain = "no paired probe runs" if o["gain_over_probe"] is None else (
@@ -174,3 +174,30 @@ def examples_figure(run: dict[str, Any], data_root: str | Path | None, path: str
     ]
     overlay_grid(images, np.array([e["o"] for e in examples]), titles, ncols=4, path=path)
     return Path(path), with_photos
+
+
+def folds_figure(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Each fold's accuracy per variant (one line per fold across the variants), one panel per
+    subset: paired differences are the slopes."""
+    from matplotlib.figure import Figure
+
+    variants = _ordered_variants(frame)
+    subsets = [s for s in SUBSETS if s in set(frame["subset"])]
+    fig = Figure(figsize=(3.6 * len(subsets), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(subsets), squeeze=False, sharey=True)[0]
+    for ax, subset in zip(axes, subsets):
+        pick = frame[frame["subset"] == subset].pivot(index="fold", columns="variant", values="accuracy")
+        pick = pick[[v for v in variants if v in pick]]
+        x = np.arange(len(pick.columns))
+        for fold, row in pick.iterrows():
+            ax.plot(x, 100 * row.to_numpy(), marker="o", alpha=0.7, label=f"fold {fold + 1}")
+        ax.plot(x, 100 * pick.mean().to_numpy(), color="black", linewidth=2.5, marker="s", label="mean")
+        ax.set_xticks(x, list(pick.columns), rotation=20)
+        ax.set_title(SUBSETS[subset])
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("test accuracy (%)")
+    axes[-1].legend(fontsize=7, loc="lower right")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=100)
+    return path

@@ -53,6 +53,7 @@ __all__ = [
     "main",
     "presets_snippet",
     "provenance",
+    "replication_runs",
     "summary_frame",
     "table1_snippet",
     "variants_snippet",
@@ -141,6 +142,12 @@ def load_run_results(results_dir: str | Path) -> list[dict[str, Any]]:
                 f"run_id {result['run_id']!r} is in both {first} and {result['_path']}; delete the stale copy"
             )
     return results
+
+
+def replication_runs(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs of the replication's tables: split runs, without cross-validation runs and summaries
+    (those have the real-photographs chapter, :mod:`visent.cv_report`)."""
+    return [r for r in results if r.get("kind") != "cv-summary" and not r["config"].get("cv_folds")]
 
 
 def _percent(values: pd.Series) -> str:
@@ -458,7 +465,12 @@ def twitter_snippets(results: list[dict[str, Any]], results_dir: str | Path, out
         return {name: missing for name in ("twitter_table.md", "twitter_contrasts.md", "twitter_moonshot.md",
                                            "twitter_maps.md")}
     frame = cv_report.fold_frame(runs)
-    table = markdown_table(cv_report.accuracy_table(frame))
+    folds_png = cv_report.folds_figure(frame, out / "twitter-folds.png")
+    table = markdown_table(cv_report.accuracy_table(frame)) + (
+        f"\n\n```{{figure}} _generated/{folds_png.name}\n:name: fig-twitter-folds\n:width: 100%\n\n"
+        "Test accuracy of each fold (mean over seeds), one line per fold across the variants; black: the mean. "
+        "A line that rises from one variant to the next is a fold that the second variant wins.\n```"
+    )
     contrasts = markdown_table(cv_report.contrasts_table(frame))
     example = cv_report.examples_run(runs)
     if example is None:
@@ -470,7 +482,8 @@ def twitter_snippets(results: list[dict[str, Any]], results_dir: str | Path, out
             "alone: the photographs were not found, so only the grids are drawn (rebuild with the data to see them)"
         )
         maps = (
-            f"```{{figure}} /{png.as_posix()}\n:name: fig-twitter-maps\n:width: 100%\n\n"
+            # Relative to the chapter that includes the snippet (book/twitter.md includes _generated/*.md).
+            f"```{{figure}} _generated/{png.name}\n:name: fig-twitter-maps\n:width: 100%\n\n"
             f"Attention $o$ of eq. (5) of `{example['run_id']}` on test photographs of its fold, {shown}. "
             "Top row: the first four test images it classified right; bottom row: the first four it got wrong. "
             "Each panel has its own colour scale.\n```\n"
@@ -497,8 +510,7 @@ def write_includes(
     if ontology is None:
         ontology = os.environ.get(ONTOLOGY_ENV) or None
     everything = load_run_results(results_dir)
-    # The replication's tables read the split runs; cross-validation runs have a chapter of their own.
-    results = [r for r in everything if r.get("kind") != "cv-summary" and not r["config"].get("cv_folds")]
+    results = replication_runs(everything)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     snippets = {

@@ -28,7 +28,6 @@ import ast
 import difflib
 import itertools
 import json
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -61,7 +60,6 @@ OVERRIDES_PARAMETER = "config_overrides"
 # Set by the sweep for every run; the sweep file sets results_dir at its top level.
 SWEEP_SET = ("run_id", "results_dir")
 RUN_FIELDS = frozenset(f.name for f in fields(RunConfig))
-_RUN_ID = re.compile(r"[A-Za-z0-9._-]+")
 _PAPERMILL_HINT = "visent sweep runs notebooks with papermill: pip install -e '.[book]'"
 
 
@@ -218,9 +216,10 @@ def _point(
             formatted = run_id.format(**{**settings, **config.to_dict()})
         except (KeyError, IndexError, ValueError) as err:
             raise SweepError(f"{where}: run_id template {run_id!r} cannot be filled ({err!r}); use {{field}} names of the run's config") from None
-        config = RunConfig.from_dict({**config.to_dict(), "run_id": formatted})
-    if not _RUN_ID.fullmatch(config.run_id):
-        raise SweepError(f"{where}: run id {config.run_id!r} is not a file name; use letters, digits, '.', '_' and '-'")
+        try:  # RunConfig checks that the run id is a plain file name
+            config = RunConfig.from_dict({**config.to_dict(), "run_id": formatted})
+        except ConfigError as err:
+            raise SweepError(f"{where}: {err}") from None
     parameters |= {"run_id": config.run_id, "results_dir": str(results_dir)}
     if overrides:
         parameters[OVERRIDES_PARAMETER] = overrides
