@@ -51,3 +51,40 @@ def test_the_moonshot_needs_both_the_accuracy_and_a_gain_over_the_probe_beyond_i
     assert outcome["attention-learned"]["gain_over_probe"] == pytest.approx(0.07 / 3)
     frame.loc[frame["variant"] == "attention-learned", "accuracy"] += 0.06
     assert cv_report.moonshot(frame)["attention-learned"]["met"] is True
+
+
+def test_the_verdict_reads_a_difference_as_real_only_beyond_its_sd(runs):
+    frame = cv_report.fold_frame(cv_report.cv_runs(runs))
+    text = cv_report.verdict_text(frame)
+    diff = cv_report.paired(frame, "five", "attention-learned", "gap")  # +3, +3, +1 points
+    assert f"beats `gap` ({100 * diff.mean():+.1f} ± {100 * diff.std(ddof=1):.1f} points, 3 of 3 folds won)" in text
+    assert "4-agree" not in text
+
+
+def test_the_schedule_line_counts_runs_that_stopped_early():
+    runs = [{"variant": "gap", "config": {"max_epochs": 30}, "timing": {"total_s": 60.0}, "env": {"cpu_count": 2},
+             "training": {"epochs": e, "best_epoch": e - 5, "stopped": s}}
+            for e, s in ((12, "early-stopping"), (30, "max-epochs"), (20, "early-stopping"))]
+    text = cv_report.schedule_text(runs)
+    assert "early stopping ended 2 before the cap of 30 epochs" in text and "12 to 30 epochs (median 20)" in text
+    assert "All 3 runs took 3 min together" in text
+
+
+def test_the_chapters_reading_of_the_committed_twitter_results_holds():
+    """book/twitter.md says: attention does not beat the whole-image average on any subset, and no
+    two variants differ by more than a couple of points. The committed result files must agree."""
+    from pathlib import Path
+
+    from visent.report import load_run_results
+
+    runs = cv_report.cv_runs(load_run_results(Path(__file__).resolve().parents[1] / "results"))
+    if not runs:
+        pytest.skip("no committed Twitter I results")
+    frame = cv_report.fold_frame(runs)
+    for subset in cv_report.SUBSETS:
+        diff = cv_report.paired(frame, subset, "attention-learned", "gap")
+        assert len(diff) == 5 and diff.mean() <= diff.std(ddof=1), subset
+        for a in ("gap", "attention-learned", "linear-probe"):
+            for b in ("gap", "attention-learned", "linear-probe"):
+                if a != b:
+                    assert abs(cv_report.paired(frame, subset, a, b).mean()) < 0.025

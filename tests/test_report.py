@@ -30,7 +30,8 @@ from visent.results import git_commit, write_result
 
 SNIPPETS = [
     "headline.md", "table1.md", "extended.md", "contrasts.md", "leak.md", "bench.md", "presets.md", "variants.md",
-    "twitter_table.md", "twitter_contrasts.md", "twitter_moonshot.md", "twitter_maps.md",
+    "twitter_table.md", "twitter_contrasts.md", "twitter_moonshot.md", "twitter_maps.md", "twitter_schedule.md",
+    "twitter_verdict.md",
 ]
 
 

@@ -135,6 +135,57 @@ def moonshot_text(frame: pd.DataFrame) -> str:
     )
 
 
+def schedule_text(runs: list[dict[str, Any]]) -> str:
+    """How the SGD runs ended: epochs trained, and how many early stopping ended before the cap."""
+    sgd = [r for r in runs if VARIANTS[r["variant"]].trainer == "sgd" and r.get("training")]
+    if not sgd:
+        return "No SGD run yet.\n"
+    epochs = [r["training"]["epochs"] for r in sgd]
+    early = sum(r["training"]["stopped"] == "early-stopping" for r in sgd)
+    cap = max(r["config"]["max_epochs"] for r in sgd)
+    return (
+        f"Of the {len(sgd)} SGD runs, early stopping ended {early} before the cap of {cap} epochs; they trained "
+        f"{min(epochs)} to {max(epochs)} epochs (median {int(np.median(epochs))}), their best validation loss "
+        f"at epoch {min(r['training']['best_epoch'] for r in sgd)} to {max(r['training']['best_epoch'] for r in sgd)}. "
+        f"All {len(runs)} runs took {sum(r['timing'].get('total_s', 0.0) for r in runs) / 60:.0f} min together "
+        f"(`timing.total_s`, on {runs[0]['env'].get('cpu_count')} CPU cores; feature extraction not included).\n"
+    )
+
+
+def verdict_text(frame: pd.DataFrame, variant: str = "attention-learned") -> str:
+    """Per subset, in words: does ``variant`` beat each baseline fold by fold?"""
+    lines = []
+    for subset, name in SUBSETS.items():
+        parts = []
+        for baseline in BASELINES:
+            diff = paired(frame, subset, variant, baseline)
+            if len(diff) < 2:
+                continue
+            mean, sd, wins = 100 * diff.mean(), 100 * diff.std(ddof=1), int((diff > 0).sum())
+            if mean > sd:
+                word = "beats"
+            elif -mean > sd:
+                word = "is below"
+            else:
+                word = "does not differ from"
+            parts.append(f"{word} `{baseline}` ({mean:+.1f} ± {sd:.1f} points, {wins} of {len(diff)} folds won)")
+        if parts:
+            lines.append(f"- {name}: `{variant}` " + "; it ".join(parts) + ".")
+    if not lines:
+        return f"**Not yet measured**: no paired runs of `{variant}`.\n"
+    largest = max(
+        abs(100 * paired(frame, subset, a, b).mean())
+        for subset in SUBSETS for a in _ordered_variants(frame) for b in _ordered_variants(frame)
+        if a != b and len(paired(frame, subset, a, b))
+    )
+    return (
+        "Reading a paired difference as real only when its mean exceeds its sd over the folds:\n\n"
+        + "\n".join(lines)
+        + f"\n\nThe largest mean paired difference between any two variants on any subset is {largest:.1f} points; "
+        "the paper's Table 1 puts 29 points between its attention model and the whole image.\n"
+    )
+
+
 def examples_run(runs: list[dict[str, Any]], variant: str = "attention-learned") -> dict[str, Any] | None:
     """The run whose attention examples the figure shows: ``variant`` on the most agreed subset,
     its first fold and lowest seed."""

@@ -463,7 +463,7 @@ def twitter_snippets(results: list[dict[str, Any]], results_dir: str | Path, out
             "`make twitter TWITTER=/path/to/twitter_I` writes them."
         )
         return {name: missing for name in ("twitter_table.md", "twitter_contrasts.md", "twitter_moonshot.md",
-                                           "twitter_maps.md")}
+                                           "twitter_maps.md", "twitter_schedule.md", "twitter_verdict.md")}
     frame = cv_report.fold_frame(runs)
     folds_png = cv_report.folds_figure(frame, out / "twitter-folds.png")
     table = markdown_table(cv_report.accuracy_table(frame)) + (
@@ -493,6 +493,8 @@ def twitter_snippets(results: list[dict[str, Any]], results_dir: str | Path, out
         "twitter_contrasts.md": f"{contrasts}\n\n{provenance(runs)}\n",
         "twitter_moonshot.md": cv_report.moonshot_text(frame),
         "twitter_maps.md": maps,
+        "twitter_schedule.md": cv_report.schedule_text(runs),
+        "twitter_verdict.md": cv_report.verdict_text(frame),
     }
 
 
