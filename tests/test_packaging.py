@@ -40,8 +40,9 @@ def test_ci_runs_make_test_and_readme_shows_both_commands():
 def test_make_book_renders_without_training_and_says_so_as_the_readme_does():
     import subprocess
 
-    plan = subprocess.run(["make", "-n", "-o", ".venv/.installed", "-o", "mathjax", "book"], cwd=ROOT,
-                          capture_output=True, text=True, check=True).stdout
+    # --no-print-directory: under `make test` the inherited MAKEFLAGS would add "Leaving directory" lines.
+    plan = subprocess.run(["make", "-n", "--no-print-directory", "-o", ".venv/.installed", "-o", "mathjax", "book"],
+                          cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert "visent.report" in plan and "jupyter-book build" in plan
     for training in ("visent run", "visent train", "visent cv", "papermill", "visent synth", "visent extract"):
         assert training not in plan, f"make book would run {training!r}"
