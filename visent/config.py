@@ -184,7 +184,7 @@ class RunConfig:
         """Outcome fields whose value differs from a saved config (``{}`` when none), as
         ``name -> (saved, now)``; None when ``saved`` is not a config this version can read."""
         try:
-            old = RunConfig.from_dict({k: v for k, v in saved.items()}).outcome_fields()
+            old = RunConfig.from_dict(saved).outcome_fields()
         except (ConfigError, TypeError, ValueError):
             return None
         now = self.outcome_fields()
