@@ -43,6 +43,9 @@ reproduce: data
 	$(VISENT) reproduce --results-dir results --scratch runs/reproduce
 
 test: $(STAMP) mathjax chromium
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 	$(PY) -m pytest $(NBVAL_FLAGS)
 

@@ -21,7 +21,7 @@ import torch
 
 from visent.atomic import atomic_write
 from visent.backbone import Weights
-from visent.results import env_info
+from visent.reporting.results import env_info
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -90,8 +90,13 @@ def memoized(weights: Weights) -> Weights:
 def machine_load() -> dict[str, Any]:
     """The 1/5/15-minute load averages and the CPUs: other jobs sharing the machine slow every number."""
     one, five, fifteen = os.getloadavg()
-    return {"loadavg_1m": one, "loadavg_5m": five, "loadavg_15m": fifteen, "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads()}
+    return {
+        "loadavg_1m": one,
+        "loadavg_5m": five,
+        "loadavg_15m": fifteen,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 def provenance(device: str) -> dict[str, Any]:

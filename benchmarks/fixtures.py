@@ -12,12 +12,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from visent.features import CHANNELS, REGIONS, FeatureCache, write_array_cache
-from visent.train import TrainData
+from visent.backbone import output_shape
+from visent.backbone.preprocess import DEFAULT_SIZE
+from visent.features import FeatureCache, write_array_cache
+from visent.training.train import TrainData
 
 PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "camera")  # "camera" is grayscale
 JPEG_QUALITY = 90
 CHUNK_ROWS = 1024
+#: The conv5_3 map of VGG-16 at its ImageNet size: 196 regions of 512 channels.
+REGIONS, CHANNELS, _ = output_shape((DEFAULT_SIZE, DEFAULT_SIZE))
 
 
 def write_photos(folder: Path, count: int) -> list[Path]:

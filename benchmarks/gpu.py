@@ -16,11 +16,11 @@ end_to_end
     the page cache; the resize is torchvision's antialiased bilinear, close to but not bit-equal
     with the PIL resize of ``visent extract``.
 training
-    images/s of the attention-truth head at batch 32: ``visent.train.fit`` as it is (features
+    images/s of the attention-truth head at batch 32: ``visent.training.train.fit`` as it is (features
     gathered on the host, a loss sync per step: the naive reference), then with the features
     resident on the device, an eager step without syncs, and the step captured in a CUDA graph.
 many_heads
-    ``visent.multi.HeadStack``: S heads per step (one variant's seeds, and every run of the
+    ``visent.training.multi.HeadStack``: S heads per step (one variant's seeds, and every run of the
     replication at once), eager and captured; plus the stacked validation forward.
 paper_scale
     the full replication (extraction of every image, every variant x seeds at the paper's
@@ -55,15 +55,25 @@ from torchvision.io import ImageReadMode, decode_jpeg, encode_jpeg, read_file  #
 from torchvision.transforms.v2 import functional as TF  # noqa: E402
 
 from benchmarks.common import (  # noqa: E402
-    REPO, BenchmarkError, machine_load, measure, memoized, provenance, rate, ratio, synchronize, target, write_json,
+    REPO,
+    BenchmarkError,
+    machine_load,
+    measure,
+    memoized,
+    provenance,
+    rate,
+    ratio,
+    synchronize,
+    target,
+    write_json,
 )
 from benchmarks.naive import naive_regions, naive_transform, naive_trunk  # noqa: E402
 from benchmarks.report import markdown_report  # noqa: E402
 from visent.backbone import Preprocess, VGG16Conv53, Weights, get_weights, to_regions  # noqa: E402
-from visent.config import PRESETS, RunConfig  # noqa: E402
+from visent.config import PRESETS, ModelConfig, TrainingConfig  # noqa: E402
 from visent.model import VARIANTS, build_model  # noqa: E402
-from visent.multi import HeadStack  # noqa: E402
-from visent.train import TrainData, fit  # noqa: E402
+from visent.training.multi import HeadStack  # noqa: E402
+from visent.training.train import TrainData, fit  # noqa: E402
 
 VARIANT = "attention-truth"
 WORD_DIM = 50
@@ -148,11 +158,20 @@ def backbone(weights: Weights, preprocess: Preprocess, device: torch.device, p: 
 
     naive = naive_trunk(weights).to(device)
     few = images[: p["naive_batch"]]
-    timing = measure(lambda: to_regions(naive(preprocess.normalize(few))), warmup=2, iterations=3,
-                     device=device, min_seconds=p["min_seconds"])
-    out["naive"] = {"batch_size": len(few), "fp32": True, **timing,
-                    "images_per_s": rate(len(few) * timing["iterations"], timing["seconds"])}
-    del naive
+    timing = measure(
+        lambda: to_regions(naive(preprocess.normalize(few))),  # noqa: F821  (the name is deleted below, after use)
+        warmup=2,
+        iterations=3,
+        device=device,
+        min_seconds=p["min_seconds"],
+    )
+    out["naive"] = {
+        "batch_size": len(few),
+        "fp32": True,
+        **timing,
+        "images_per_s": rate(len(few) * timing["iterations"], timing["seconds"]),
+    }
+    del naive  # frees the naive trunk's memory before the fast one loads
 
     trunk = fast_trunk(weights, device)
     variants = {"eager": trunk}
@@ -165,8 +184,11 @@ def backbone(weights: Weights, preprocess: Preprocess, device: torch.device, p: 
         synchronize(device)
         first_call_s = time.perf_counter() - started
         timing = measure(lambda: extract(images), warmup=2, iterations=3, device=device, min_seconds=p["min_seconds"])
-        out[name] = {**timing, "first_call_seconds": first_call_s,
-                     "images_per_s": rate(batch * timing["iterations"], timing["seconds"])}
+        out[name] = {
+            **timing,
+            "first_call_seconds": first_call_s,
+            "images_per_s": rate(batch * timing["iterations"], timing["seconds"]),
+        }
     out["best"] = max(out[name]["images_per_s"] for name in variants)
     out["speedup"] = ratio(out["best"], out["naive"]["images_per_s"])
     return out
@@ -237,29 +259,49 @@ def end_to_end(
             to_host(resize_batch(decoded, preprocess.size))
 
     timing = measure(device_decode_pass, warmup=1, iterations=1, device=device, min_seconds=p["min_seconds"])
-    out["device_decode"] = {"read_threads": p["read_threads"], **timing,
-                            "images_per_s": rate(n_images * timing["iterations"], timing["seconds"])}
+    out["device_decode"] = {
+        "read_threads": p["read_threads"],
+        **timing,
+        "images_per_s": rate(n_images * timing["iterations"], timing["seconds"]),
+    }
     reader.shutdown()
 
     workers = p["loader_workers"]
-    loader = DataLoader(_JpegFiles(paths[:n_images], preprocess.size), batch_size=batch, num_workers=workers,
-                        pin_memory=device.type == "cuda", persistent_workers=workers > 0)
+    loader = DataLoader(
+        _JpegFiles(paths[:n_images], preprocess.size),
+        batch_size=batch,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+    )
 
     def loader_pass() -> None:
         for images in loader:
             to_host(images.to(device, non_blocking=True))
 
     timing = measure(loader_pass, warmup=1, iterations=1, device=device, min_seconds=p["min_seconds"])
-    out["loader_workers"] = {"num_workers": workers, **timing,
-                             "images_per_s": rate(n_images * timing["iterations"], timing["seconds"])}
+    out["loader_workers"] = {
+        "num_workers": workers,
+        **timing,
+        "images_per_s": rate(n_images * timing["iterations"], timing["seconds"]),
+    }
 
     transform, trunk = naive_transform(preprocess), naive_trunk(weights).to(device)
-    chunks = itertools.cycle([list(paths[i : i + p["naive_batch"]]) for i in range(0, p["naive_images"], p["naive_batch"])])
-    timing = measure(lambda: naive_regions(next(chunks), trunk, transform, device).cpu(), warmup=1,
-                     iterations=max(1, p["naive_images"] // p["naive_batch"]), device=device,
-                     min_seconds=p["min_seconds"])
-    out["naive"] = {"batch_size": p["naive_batch"], **timing,
-                    "images_per_s": rate(p["naive_batch"] * timing["iterations"], timing["seconds"])}
+    chunks = itertools.cycle(
+        [list(paths[i : i + p["naive_batch"]]) for i in range(0, p["naive_images"], p["naive_batch"])]
+    )
+    timing = measure(
+        lambda: naive_regions(next(chunks), trunk, transform, device).cpu(),
+        warmup=1,
+        iterations=max(1, p["naive_images"] // p["naive_batch"]),
+        device=device,
+        min_seconds=p["min_seconds"],
+    )
+    out["naive"] = {
+        "batch_size": p["naive_batch"],
+        **timing,
+        "images_per_s": rate(p["naive_batch"] * timing["iterations"], timing["seconds"]),
+    }
     out["best"] = max(out["device_decode"]["images_per_s"], out["loader_workers"]["images_per_s"])
     out["speedup"] = ratio(out["best"], out["naive"]["images_per_s"])
     return out
@@ -274,6 +316,10 @@ class ArrayFeatures:
     def __len__(self) -> int:
         return len(self.features)
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.features.shape[1:])
+
     def regions(self, rows: np.ndarray) -> Tensor:
         return self.features[torch.as_tensor(np.asarray(rows), device=self.features.device)]
 
@@ -287,18 +333,36 @@ def random_features(rows: int, device: torch.device, seed: int = 0) -> tuple[Ten
     return regions, queries, labels
 
 
-def _fit_rate(features: Tensor, queries: Tensor, labels: Tensor, device: torch.device, iterations: int) -> dict[str, Any]:
-    """``visent.train.fit`` unchanged, one epoch of ``iterations`` at batch 32 (validation not timed)."""
+def _head(features: Tensor, queries: Tensor) -> torch.nn.Module:
+    """The variant's head sized by the features ``(N, regions, channels)`` and queries ``(N, word_dim)``."""
+    return build_model(
+        VARIANT, region_dim=features.shape[-1], word_dim=queries.shape[-1], hidden_dim=ModelConfig().hidden_dim
+    )
+
+
+def _fit_rate(
+    features: Tensor, queries: Tensor, labels: Tensor, device: torch.device, iterations: int
+) -> dict[str, Any]:
+    """``visent.training.train.fit`` unchanged, one epoch of ``iterations`` at batch 32 (validation not timed)."""
     n = len(features)
     rows = np.arange(n)
-    data = TrainData(ArrayFeatures(features), labels.cpu().numpy(), {"train": rows[32:], "val": rows[:32], "test": rows[:0]},
-                     queries.cpu().numpy())
-    config = RunConfig.from_dict(dict(variant=VARIANT, preset="paper", iterations_per_epoch=iterations, max_epochs=1,
-                                      patience=1, device=device.type, amp="auto"))
+    data = TrainData(
+        ArrayFeatures(features),
+        labels.cpu().numpy(),
+        {"train": rows[32:], "val": rows[:32], "test": rows[:0]},
+        queries.cpu().numpy(),
+    )
+    config = TrainingConfig(
+        preset="paper", iterations_per_epoch=iterations, max_epochs=1, patience=1, device=device.type, amp="auto"
+    )
     torch.manual_seed(0)
-    outcome = fit(build_model(VARIANT), data, config, device, progress=False)
-    return {"iterations": iterations, "seconds": outcome.seconds, "images_per_s": outcome.images_per_s,
-            "features_on": features.device.type}
+    outcome = fit(_head(features, queries), data, config, device, progress=False)
+    return {
+        "iterations": iterations,
+        "seconds": outcome.seconds,
+        "images_per_s": outcome.images_per_s,
+        "features_on": features.device.type,
+    }
 
 
 def capture(step: Callable[[], Any], device: torch.device) -> Callable[[], Any]:
@@ -325,8 +389,9 @@ def eager_and_graphed(
         modes["cuda_graph"] = capture(step, device)
     out = {}
     for name, run in modes.items():
-        timing = measure(fed_by(order, index, run), warmup=3, iterations=len(order), device=device,
-                         min_seconds=p["min_seconds"])
+        timing = measure(
+            fed_by(order, index, run), warmup=3, iterations=len(order), device=device, min_seconds=p["min_seconds"]
+        )
         out[name] = {**timing, "images_per_s": rate(images_per_step * timing["iterations"], timing["seconds"])}
     return out
 
@@ -345,17 +410,18 @@ def fed_by(order: Tensor, index: Tensor, run: Callable[[], Any]) -> Callable[[],
 
 def training(device: torch.device, p: dict[str, Any]) -> dict[str, Any]:
     """Images/s of the head at batch 32: fit as it is, then an eager sync-free step and a CUDA graph."""
-    batch, iterations = RunConfig().batch_size, p["train_iterations"]
+    batch, iterations = TrainingConfig().batch_size, p["train_iterations"]
     features, queries, labels = random_features(p["feature_rows"], device)
     out: dict[str, Any] = {"batch_size": batch, "feature_rows": p["feature_rows"], "bf16": _amp(device)}
     host_rows = p["host_rows"]
-    out["fit_host"] = _fit_rate(features[:host_rows].cpu(), queries[:host_rows], labels[:host_rows], device,
-                                p["fit_iterations"])
+    out["fit_host"] = _fit_rate(
+        features[:host_rows].cpu(), queries[:host_rows], labels[:host_rows], device, p["fit_iterations"]
+    )
     out["fit_device"] = _fit_rate(features, queries, labels, device, p["fit_iterations"])
 
     torch.manual_seed(0)
-    model = build_model(VARIANT).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=RunConfig().lr)
+    model = _head(features, queries).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=TrainingConfig().lr)
     order = torch.randint(0, len(features), (iterations, batch), device=device)
     index = order[0].clone()  # static: a CUDA graph reads its input from this one tensor
 
@@ -374,15 +440,15 @@ def training(device: torch.device, p: dict[str, Any]) -> dict[str, Any]:
 
 def many_heads(device: torch.device, p: dict[str, Any]) -> dict[str, Any]:
     """``HeadStack`` steps of S heads at once (S per-model batches of 32), and its shared validation forward."""
-    batch, iterations = RunConfig().batch_size, p["train_iterations"]
+    batch, iterations = TrainingConfig().batch_size, p["train_iterations"]
     features, queries, labels = random_features(p["feature_rows"], device)
-    config = RunConfig()
+    config = TrainingConfig()
     out: dict[str, Any] = {"batch_size": batch, "bf16": _amp(device), "stacks": {}}
     for S in p["stack_sizes"]:
         models = []
         for seed in range(S):
             torch.manual_seed(seed)
-            models.append(build_model(VARIANT))
+            models.append(_head(features, queries))
         stack = HeadStack(models, config.lr, config.momentum, "auto", device)
         order = torch.randint(0, len(features), (iterations, S, batch), device=device)
         index = order[0].clone()
@@ -393,10 +459,18 @@ def many_heads(device: torch.device, p: dict[str, Any]) -> dict[str, Any]:
         entry = eager_and_graphed(step, order, index, device, p, images_per_step=S * batch)
         entry["best"] = max(v["images_per_s"] for v in entry.values())
         val_rows = torch.arange(p["val_batch"], device=device)
-        timing = measure(lambda: stack.probabilities(features[val_rows], queries[val_rows]), warmup=2, iterations=5,
-                         device=device, min_seconds=p["min_seconds"] / 2)
-        entry["validation"] = {"batch_size": p["val_batch"], **timing,
-                               "val_images_per_s": rate(p["val_batch"] * timing["iterations"], timing["seconds"])}
+        timing = measure(
+            lambda: stack.probabilities(features[val_rows], queries[val_rows]),
+            warmup=2,
+            iterations=5,
+            device=device,
+            min_seconds=p["min_seconds"] / 2,
+        )
+        entry["validation"] = {
+            "batch_size": p["val_batch"],
+            **timing,
+            "val_images_per_s": rate(p["val_batch"] * timing["iterations"], timing["seconds"]),
+        }
         out["stacks"][str(S)] = entry
     return out
 
@@ -414,10 +488,13 @@ def paper_scale(results: dict[str, Any], paper_images: int, seeds: int) -> dict[
         if "error" in results.get(needed, {"error": "not run"}):
             raise BenchmarkError(f"paper_scale extrapolates from the {needed} section, which did not succeed")
     schedule = PRESETS["paper"]
-    batch = RunConfig().batch_size
+    batch = TrainingConfig().batch_size
     stack = results["many_heads"]["stacks"].get(str(seeds))
     if stack is None:
-        raise BenchmarkError(f"paper_scale needs the many_heads stack of {seeds} seeds; measured: {list(results['many_heads']['stacks'])}")
+        raise BenchmarkError(
+            f"paper_scale needs the many_heads stack of {seeds} seeds; "
+            f"measured: {list(results['many_heads']['stacks'])}"
+        )
     variants, n_val = len(VARIANTS), int(paper_images * 0.1)
     extraction_s = paper_images / results["end_to_end"]["best"]
     train_per_epoch_s = variants * seeds * schedule["iterations_per_epoch"] * batch / stack["best"]
@@ -445,10 +522,34 @@ def paper_scale(results: dict[str, Any], paper_images: int, seeds: int) -> dict[
 def _targets(results: dict[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     checks = (
-        ("backbone", lambda r: r["backbone"]["best"], f">= {BACKBONE_TARGET:,} images/s from decoded tensors", BACKBONE_TARGET, True),
-        ("end_to_end", lambda r: r["end_to_end"]["best"], f">= {END_TO_END_TARGET:,} images/s end to end from JPEG", END_TO_END_TARGET, True),
-        ("training", lambda r: r["training"]["best"], f">= {TRAINING_TARGET:,} images/s training at batch 32", TRAINING_TARGET, True),
-        ("paper_scale", lambda r: r["paper_scale"]["total_seconds"], f"paper-scale replication < {PAPER_SCALE_TARGET_S} s (extrapolated)", PAPER_SCALE_TARGET_S, False),
+        (
+            "backbone",
+            lambda r: r["backbone"]["best"],
+            f">= {BACKBONE_TARGET:,} images/s from decoded tensors",
+            BACKBONE_TARGET,
+            True,
+        ),
+        (
+            "end_to_end",
+            lambda r: r["end_to_end"]["best"],
+            f">= {END_TO_END_TARGET:,} images/s end to end from JPEG",
+            END_TO_END_TARGET,
+            True,
+        ),
+        (
+            "training",
+            lambda r: r["training"]["best"],
+            f">= {TRAINING_TARGET:,} images/s training at batch 32",
+            TRAINING_TARGET,
+            True,
+        ),
+        (
+            "paper_scale",
+            lambda r: r["paper_scale"]["total_seconds"],
+            f"paper-scale replication < {PAPER_SCALE_TARGET_S} s (extrapolated)",
+            PAPER_SCALE_TARGET_S,
+            False,
+        ),
     )
     for name, value, text, threshold, higher in checks:
         if "error" not in results.get(name, {"error": "not run"}):
@@ -461,23 +562,55 @@ def _rows(results: dict[str, Any], targets: dict[str, Any]) -> list[dict[str, An
     rows = []
     if "best" in results.get("backbone", {}):
         b = results["backbone"]
-        rows.append({"measurement": "backbone from decoded tensors, images/s", "ours": b["best"],
-                     "naive": b["naive"]["images_per_s"], "ratio": b["speedup"], "target": targets.get("backbone")})
+        rows.append(
+            {
+                "measurement": "backbone from decoded tensors, images/s",
+                "ours": b["best"],
+                "naive": b["naive"]["images_per_s"],
+                "ratio": b["speedup"],
+                "target": targets.get("backbone"),
+            }
+        )
     if "best" in results.get("end_to_end", {}):
         e = results["end_to_end"]
-        rows.append({"measurement": "end to end from JPEG files, images/s", "ours": e["best"],
-                     "naive": e["naive"]["images_per_s"], "ratio": e["speedup"], "target": targets.get("end_to_end")})
+        rows.append(
+            {
+                "measurement": "end to end from JPEG files, images/s",
+                "ours": e["best"],
+                "naive": e["naive"]["images_per_s"],
+                "ratio": e["speedup"],
+                "target": targets.get("end_to_end"),
+            }
+        )
     if "best" in results.get("training", {}):
         t = results["training"]
-        rows.append({"measurement": "training at batch 32, images/s (naive: fit with host features)", "ours": t["best"],
-                     "naive": t["fit_host"]["images_per_s"], "ratio": t["speedup"], "target": targets.get("training")})
+        rows.append(
+            {
+                "measurement": "training at batch 32, images/s (naive: fit with host features)",
+                "ours": t["best"],
+                "naive": t["fit_host"]["images_per_s"],
+                "ratio": t["speedup"],
+                "target": targets.get("training"),
+            }
+        )
     for S, entry in results.get("many_heads", {}).get("stacks", {}).items():
         single = results.get("training", {}).get("best")
-        rows.append({"measurement": f"{S} heads at once (HeadStack), images/s (naive: one head)", "ours": entry["best"],
-                     "naive": single, "ratio": entry["best"] / single if single else None})
+        rows.append(
+            {
+                "measurement": f"{S} heads at once (HeadStack), images/s (naive: one head)",
+                "ours": entry["best"],
+                "naive": single,
+                "ratio": entry["best"] / single if single else None,
+            }
+        )
     if "total_seconds" in results.get("paper_scale", {}):
-        rows.append({"measurement": "paper-scale replication, s (extrapolated)", "ours": results["paper_scale"]["total_seconds"],
-                     "target": targets.get("paper_scale")})
+        rows.append(
+            {
+                "measurement": "paper-scale replication, s (extrapolated)",
+                "ours": results["paper_scale"]["total_seconds"],
+                "target": targets.get("paper_scale"),
+            }
+        )
     return rows
 
 
@@ -494,7 +627,9 @@ def _run_section(results: dict[str, Any], name: str, fn: Callable[[], dict[str, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=REPO / "results" / "bench" / "gpu.json", help="result JSON (a .md beside it)")
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "results" / "bench" / "gpu.json", help="result JSON (a .md beside it)"
+    )
     parser.add_argument("--device", default="cuda", help="cuda (default) or cpu (with --smoke, to check the script)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check that the script runs")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile of the backbone")
@@ -504,7 +639,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise BenchmarkError("no CUDA device is visible to torch; run on a GPU, or check the script with --smoke --device cpu")
+        raise BenchmarkError(
+            "no CUDA device is visible to torch; run on a GPU, or check the script with --smoke --device cpu"
+        )
     name = "smoke" if args.smoke else "full"
     profile = PROFILES[name] | ({"compile": False} if args.no_compile else {})
     # Fixed shapes throughout: let cuDNN time its algorithms once (the naive reference gets it too).
@@ -538,7 +675,10 @@ def main(argv: list[str] | None = None) -> int:
             "backbone": lambda: backbone(weights, preprocess, device, profile),
             "end_to_end": lambda: end_to_end(
                 write_jpegs(Path(tmp) / "jpeg", profile["jpeg_files"], profile["jpeg_unique"], profile["jpeg_size"]),
-                weights, preprocess, device, profile,
+                weights,
+                preprocess,
+                device,
+                profile,
             ),
             "training": lambda: training(device, profile),
             "many_heads": lambda: many_heads(device, profile),

@@ -34,8 +34,16 @@ from benchmarks.procmem import peak_rss_bytes, status_bytes  # noqa: E402
 
 #: Real VSO adjectives, positive then negative; their ANPs (adjective x noun) name the folders.
 ADJECTIVES: dict[str, float] = {
-    "beautiful": 1.6, "happy": 1.8, "sunny": 1.2, "amazing": 1.7, "peaceful": 1.4,
-    "dark": -0.9, "sad": -1.7, "angry": -1.6, "lonely": -1.3, "dirty": -1.2,
+    "beautiful": 1.6,
+    "happy": 1.8,
+    "sunny": 1.2,
+    "amazing": 1.7,
+    "peaceful": 1.4,
+    "dark": -0.9,
+    "sad": -1.7,
+    "angry": -1.6,
+    "lonely": -1.3,
+    "dirty": -1.2,
 }
 NOUNS: tuple[str, ...] = ("sky", "dog", "flowers", "beach", "car", "face", "city", "street", "house", "tree")
 HOUR_S = 3600
@@ -68,7 +76,7 @@ NOTES = [
 def write_tree(folder: Path, n_files: int, n_folders: int) -> tuple[Path, Path]:
     """``folder/images/<anp>/<k>.jpg`` (zero bytes) spread over ``n_folders`` ANPs, and
     ``folder/ontology.txt``; every folder dated an hour back. Returns (root, ontology)."""
-    from visent.ontology import write_vso_ontology
+    from visent.data.ontology import write_vso_ontology
 
     anps = [(adjective, noun) for adjective in ADJECTIVES for noun in NOUNS][:n_folders]
     root = folder / "images"
@@ -188,7 +196,8 @@ def run(profile: dict[str, Any], tmp: Path) -> dict[str, Any]:
         "cached_was_served": not any(run["wrote_cache"] for m in by_size.values() for run in m["cached"]),
         "cached_equals_cold": all(
             (c["samples"], c["problems"]) == (w["samples"], w["problems"])
-            for m in by_size.values() for c, w in zip(m["cold"], m["cached"])
+            for m in by_size.values()
+            for c, w in zip(m["cold"], m["cached"])
         ),
     }
     memory: dict[str, dict[str, float]] = {}
@@ -211,12 +220,15 @@ def run(profile: dict[str, Any], tmp: Path) -> dict[str, Any]:
         growth, per_sample = memory["cold"]["ratio"], memory["cold"]["bytes_per_sample"]
         result["targets"] = {
             "memory_linear": target(
-                f"cold indexing memory at {large:,} files <= {large // small}x that at {small:,} (grows at most linearly)",
-                growth, growth <= large / small,
+                f"cold indexing memory at {large:,} files <= {large // small}x that at {small:,}"
+                " (grows at most linearly)",
+                growth,
+                growth <= large / small,
             ),
             "memory_small_per_sample": target(
                 f"each extra sample adds <= {SMALL_PER_SAMPLE_BYTES} bytes to the cold indexing's peak memory",
-                per_sample, per_sample <= SMALL_PER_SAMPLE_BYTES,
+                per_sample,
+                per_sample <= SMALL_PER_SAMPLE_BYTES,
             ),
         }
     result["rows"] = _rows(result)
@@ -232,17 +244,36 @@ def _rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for n in (small, large):
         m = runs[n]
-        rows.append({"measurement": f"index {n:,} files, s (ours: cached; naive: cold)", "ours": m["cached_seconds"],
-                     "naive": m["cold_seconds"], "ratio": m["cold_seconds"] / m["cached_seconds"]})
+        rows.append(
+            {
+                "measurement": f"index {n:,} files, s (ours: cached; naive: cold)",
+                "ours": m["cached_seconds"],
+                "naive": m["cold_seconds"],
+                "ratio": m["cold_seconds"] / m["cached_seconds"],
+            }
+        )
     for n in (small, large):
         m = runs[n]
-        rows.append({"measurement": f"peak indexing memory, {n:,} files, MB (ours: cached; naive: cold)",
-                     "ours": _mb(m["cached_indexing_rss_bytes"]), "naive": _mb(m["cold_indexing_rss_bytes"])})
+        rows.append(
+            {
+                "measurement": f"peak indexing memory, {n:,} files, MB (ours: cached; naive: cold)",
+                "ours": _mb(m["cached_indexing_rss_bytes"]),
+                "naive": _mb(m["cold_indexing_rss_bytes"]),
+            }
+        )
     memory = result["memory"]
-    for key, text, goal in (("ratio", f"growth of peak indexing memory, {large:,} / {small:,} files", "memory_linear"),
-                            ("bytes_per_sample", "memory per extra sample (slope), bytes", "memory_small_per_sample")):
-        rows.append({"measurement": f"{text} (ours: cached; naive: cold)", "ours": memory.get("cached", {}).get(key),
-                     "naive": memory.get("cold", {}).get(key), "target": targets.get(goal)})
+    for key, text, goal in (
+        ("ratio", f"growth of peak indexing memory, {large:,} / {small:,} files", "memory_linear"),
+        ("bytes_per_sample", "memory per extra sample (slope), bytes", "memory_small_per_sample"),
+    ):
+        rows.append(
+            {
+                "measurement": f"{text} (ours: cached; naive: cold)",
+                "ours": memory.get("cached", {}).get(key),
+                "naive": memory.get("cold", {}).get(key),
+                "target": targets.get(goal),
+            }
+        )
     rows.append({"measurement": f"index cache file, {large:,} files, MB", "ours": runs[large]["cache_bytes"] / 1e6})
     return rows
 

@@ -52,13 +52,17 @@ NOTES = [
 
 def clean_head(repo: Path) -> str:
     """HEAD's commit; refuses a tree with uncommitted changes to tracked files, which a clone would not carry."""
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
-                           capture_output=True, text=True, check=True).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
     if dirty:
-        raise BenchmarkError(f"{repo} has uncommitted changes, which a clone of HEAD would not measure."
-                             f" Commit or stash them first:\n{dirty}")
-    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
-                          check=True).stdout.strip()
+        raise BenchmarkError(
+            f"{repo} has uncommitted changes, which a clone of HEAD would not measure."
+            f" Commit or stash them first:\n{dirty}"
+        )
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def compare_results(produced: Path, committed: Path) -> dict[str, dict[str, Any]]:
@@ -84,8 +88,13 @@ def _clone_env(clone: Path, **extra: str) -> dict[str, str]:
 def time_conversion(python: Path, clone: Path) -> float:
     """Seconds to convert the Oxford ONNX weights, measured in a fresh process with an empty user cache."""
     with tempfile.TemporaryDirectory(prefix="visent-cache-") as cache:
-        done = subprocess.run([str(python), "-c", CONVERSION], cwd=clone, capture_output=True, text=True,
-                              env=_clone_env(clone, VISENT_CACHE=cache))
+        done = subprocess.run(
+            [str(python), "-c", CONVERSION],
+            cwd=clone,
+            capture_output=True,
+            text=True,
+            env=_clone_env(clone, VISENT_CACHE=cache),
+        )
     if done.returncode != 0:
         raise BenchmarkError(f"converting the Oxford weights failed:\n{done.stderr[-4000:]}")
     return float(done.stdout.split()[-1])
@@ -96,15 +105,23 @@ def time_make_run(clone: Path) -> dict[str, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with (clone / "make-run.log").open("w") as log:
-        done = subprocess.run(["make", "-o", ".venv/.installed", "run"], cwd=clone, stdout=log,
-                              stderr=subprocess.STDOUT, env=_clone_env(clone))
+        done = subprocess.run(
+            ["make", "-o", ".venv/.installed", "run"],
+            cwd=clone,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=_clone_env(clone),
+        )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         tail = (clone / "make-run.log").read_text()[-4000:]
         raise BenchmarkError(f"`make run` failed in {clone} (exit {done.returncode}):\n{tail}")
-    return {"wall_seconds": wall, "user_seconds": after.ru_utime - before.ru_utime,
-            "sys_seconds": after.ru_stime - before.ru_stime}
+    return {
+        "wall_seconds": wall,
+        "user_seconds": after.ru_utime - before.ru_utime,
+        "sys_seconds": after.ru_stime - before.ru_stime,
+    }
 
 
 def run(venv: Path, tmp: Path) -> dict[str, Any]:
@@ -133,19 +150,32 @@ def run(venv: Path, tmp: Path) -> dict[str, Any]:
         "weights_conversion_seconds": conversion,
         "results": comparison,
         "targets": {
-            "budget": target(f"`make run` from a fresh clone within {BUDGET_S // 60} minutes on a 2-core CPU",
-                             timing["wall_seconds"], timing["wall_seconds"] <= BUDGET_S),
-            "reproduced": target("every result file identical to the committed one, metric for metric",
-                                 identical, identical == len(comparison)),
+            "budget": target(
+                f"`make run` from a fresh clone within {BUDGET_S // 60} minutes on a 2-core CPU",
+                timing["wall_seconds"],
+                timing["wall_seconds"] <= BUDGET_S,
+            ),
+            "reproduced": target(
+                "every result file identical to the committed one, metric for metric",
+                identical,
+                identical == len(comparison),
+            ),
         },
         "load": {"before": load_before, "after": load_after},
     }
     result["rows"] = [
-        {"measurement": "`make run` wall time, s", "ours": timing["wall_seconds"], "target": result["targets"]["budget"]},
+        {
+            "measurement": "`make run` wall time, s",
+            "ours": timing["wall_seconds"],
+            "target": result["targets"]["budget"],
+        },
         {"measurement": "CPU time (user + system), s", "ours": timing["user_seconds"] + timing["sys_seconds"]},
         {"measurement": "one-time conversion of the Oxford weights, s (not in the wall time)", "ours": conversion},
-        {"measurement": f"result files identical to the committed ones (of {len(comparison)})", "ours": identical,
-         "target": result["targets"]["reproduced"]},
+        {
+            "measurement": f"result files identical to the committed ones (of {len(comparison)})",
+            "ours": identical,
+            "target": result["targets"]["reproduced"],
+        },
     ]
     result["notes"] = NOTES
     return result
@@ -154,8 +184,9 @@ def run(venv: Path, tmp: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--venv", type=Path, default=REPO / ".venv", help="the virtualenv the clone reuses")
-    parser.add_argument("--out-dir", type=Path, default=REPO / "results" / "bench",
-                        help="where make-run.json and make-run.md go")
+    parser.add_argument(
+        "--out-dir", type=Path, default=REPO / "results" / "bench", help="where make-run.json and make-run.md go"
+    )
     args = parser.parse_args(argv)
     started = provenance("cpu")  # the code and time at the start: the tree may change while it runs
     with tempfile.TemporaryDirectory(prefix="visent-bench-make-run-") as tmp:

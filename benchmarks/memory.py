@@ -34,7 +34,7 @@ from benchmarks.common import BenchmarkError, ratio
 from benchmarks.fixtures import random_cache, random_train_data
 from benchmarks.procmem import peak_rss_bytes, rss_anon_bytes
 from benchmarks.training import training_ours
-from visent.features import CHANNELS, REGIONS, FeatureCache
+from visent.features import FeatureCache
 
 MODES = {
     "cache": "ours: regions gathered per batch from the memory-mapped fp16 cache",
@@ -47,12 +47,16 @@ class InMemoryFeatures:
     """The naive reference: all regions of a cache read into one fp32 array ``(N, 196, 512)``."""
 
     def __init__(self, cache: FeatureCache) -> None:
-        self.features = np.empty((len(cache), REGIONS, CHANNELS), dtype=np.float32)
+        self.features = np.empty((len(cache), *cache.shape), dtype=np.float32)
         for shard in cache.manifest["shards"]:
             self.features[shard["start"] : shard["stop"]] = np.load(cache.root / shard["file"])
 
     def __len__(self) -> int:
         return len(self.features)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.features.shape[1:]
 
     def regions(self, rows: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(self.features[np.asarray(rows)])  # (n, 196, 512) fp32
@@ -147,8 +151,11 @@ def memory_benchmark(sizes: tuple[int, int], iterations: int, batch_size: int, t
         finally:
             shutil.rmtree(folder)
     growth = {
-        mode: {key: ratio(runs[mode][large][key], runs[mode][small][key])
-               for key in ("peak_anon_bytes", "peak_rss_bytes") if runs[mode][small][key] is not None}
+        mode: {
+            key: ratio(runs[mode][large][key], runs[mode][small][key])
+            for key in ("peak_anon_bytes", "peak_rss_bytes")
+            if runs[mode][small][key] is not None
+        }
         for mode in MODES
     }
     return {

@@ -37,7 +37,11 @@ def markdown_report(document: dict[str, Any]) -> str:
     lines += [
         f"- command: `{document['command']}`; date {document['date']}; commit `{commit}`",
         f"- torch {env['torch']}, torchvision {env['torchvision']}, Python {env['python']}, device {env['device']}"
-        + (f" ({env['gpu']})" if env.get("gpu") else f", {load['cpu_count']} CPUs, {load['torch_threads']} torch threads"),
+        + (
+            f" ({env['gpu']})"
+            if env.get("gpu")
+            else f", {load['cpu_count']} CPUs, {load['torch_threads']} torch threads"
+        ),
         f"- machine load (1-minute average) before {load['loadavg_1m']:.1f}, after"
         f" {document['load']['after']['loadavg_1m']:.1f}: other jobs on the same cores slow every number",
         "",
@@ -48,7 +52,8 @@ def markdown_report(document: dict[str, Any]) -> str:
         text, met = _target(row.get("target"))
         ratio = f"{row['ratio']:.1f}x" if row.get("ratio") is not None else ""
         lines.append(
-            f"| {row['measurement']} | {_number(row['ours'])} | {_number(row.get('naive'))} | {ratio} | {text} | {met} |"
+            f"| {row['measurement']} | {_number(row['ours'])} | {_number(row.get('naive'))} "
+            f"| {ratio} | {text} | {met} |"
         )
     notes = document.get("notes", [])
     if notes:

@@ -1,6 +1,7 @@
 """The CPU benchmarks (``make bench``): each of ours beside the naive reference, in one run.
 
-    python benchmarks/run.py              # about 2 minutes on 2 idle cores (5-8 under load) -> results/bench/cpu.{json,md}
+    python benchmarks/run.py              # about 2 minutes on 2 idle cores (5-8 under load)
+                                          #   -> results/bench/cpu.{json,md}
     python benchmarks/run.py --smoke      # tiny sizes, seconds: checks that everything runs
 
 (a) backbone images/s, (b) training images/s from the feature cache, (c) time per paper epoch,
@@ -78,29 +79,64 @@ def _rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     small, large = (str(n) for n in d["sizes"])
     metric = d["target_metric"]
     rows = [
-        {"measurement": "(a) backbone, images/s", "ours": a["ours"]["images_per_s"], "naive": a["naive"]["images_per_s"],
-         "ratio": a["speedup"]},
-        {"measurement": f"(b) training from the cache, batch {PAPER_BATCH}, images/s", "ours": b["ours"]["images_per_s"],
-         "naive": b["naive"]["images_per_s"], "ratio": b["speedup"]},
-        {"measurement": f"(b) training from the cache, batch {PAPER_BATCH}, bf16 autocast, images/s",
-         "ours": b["ours_bf16"]["images_per_s"], "naive": b["naive"]["images_per_s"], "ratio": b["speedup_bf16"]},
-        {"measurement": f"(b) training from the cache, batch {b['ours_large']['batch_size']}, images/s",
-         "ours": b["ours_large"]["images_per_s"], "naive": b["naive"]["images_per_s"], "ratio": b["speedup_large"]},
-        {"measurement": "(c) one paper epoch (1000 x 32), s, extrapolated", "ours": c["ours"]["seconds"],
-         "naive": c["naive"]["seconds"], "ratio": c["speedup"], "target": result["targets"]["paper_epoch_speedup"]},
-        {"measurement": "(c) one paper epoch, bf16 autocast, s, extrapolated", "ours": c["ours_bf16"]["seconds"],
-         "naive": c["naive"]["seconds"], "ratio": c["speedup_bf16"],
-         "target": result["targets"]["paper_epoch_speedup_bf16"]},
+        {
+            "measurement": "(a) backbone, images/s",
+            "ours": a["ours"]["images_per_s"],
+            "naive": a["naive"]["images_per_s"],
+            "ratio": a["speedup"],
+        },
+        {
+            "measurement": f"(b) training from the cache, batch {PAPER_BATCH}, images/s",
+            "ours": b["ours"]["images_per_s"],
+            "naive": b["naive"]["images_per_s"],
+            "ratio": b["speedup"],
+        },
+        {
+            "measurement": f"(b) training from the cache, batch {PAPER_BATCH}, bf16 autocast, images/s",
+            "ours": b["ours_bf16"]["images_per_s"],
+            "naive": b["naive"]["images_per_s"],
+            "ratio": b["speedup_bf16"],
+        },
+        {
+            "measurement": f"(b) training from the cache, batch {b['ours_large']['batch_size']}, images/s",
+            "ours": b["ours_large"]["images_per_s"],
+            "naive": b["naive"]["images_per_s"],
+            "ratio": b["speedup_large"],
+        },
+        {
+            "measurement": "(c) one paper epoch (1000 x 32), s, extrapolated",
+            "ours": c["ours"]["seconds"],
+            "naive": c["naive"]["seconds"],
+            "ratio": c["speedup"],
+            "target": result["targets"]["paper_epoch_speedup"],
+        },
+        {
+            "measurement": "(c) one paper epoch, bf16 autocast, s, extrapolated",
+            "ours": c["ours_bf16"]["seconds"],
+            "naive": c["naive"]["seconds"],
+            "ratio": c["speedup_bf16"],
+            "target": result["targets"]["paper_epoch_speedup_bf16"],
+        },
     ]
     for key, label in (("peak_rss_bytes", "RSS"), ("peak_anon_bytes", "allocated (RssAnon)")):
         if d["growth"]["cache"].get(key) is None:
             continue
         for n in (small, large):
-            rows.append({"measurement": f"(d) peak memory {label}, {n} samples, MB",
-                         "ours": d["runs"]["cache"][n][key] / 1e6, "naive": d["runs"]["ram"][n][key] / 1e6})
-        rows.append({"measurement": f"(d) growth of peak memory {label}, {large} / {small} samples",
-                     "ours": d["growth"]["cache"][key], "naive": d["growth"]["ram"][key],
-                     "target": result["targets"]["memory_growth"] if key == metric else None})
+            rows.append(
+                {
+                    "measurement": f"(d) peak memory {label}, {n} samples, MB",
+                    "ours": d["runs"]["cache"][n][key] / 1e6,
+                    "naive": d["runs"]["ram"][n][key] / 1e6,
+                }
+            )
+        rows.append(
+            {
+                "measurement": f"(d) growth of peak memory {label}, {large} / {small} samples",
+                "ours": d["growth"]["cache"][key],
+                "naive": d["growth"]["ram"][key],
+                "target": result["targets"]["memory_growth"] if key == metric else None,
+            }
+        )
     return rows
 
 
@@ -118,7 +154,11 @@ def run(profile: dict[str, Any], weights_spec: str, tmp: Path) -> dict[str, Any]
 
     photos = write_photos(tmp / "photos", profile["photos"])
     backbone = backbone_benchmark(
-        photos, weights, profile["image_size"], profile["backbone_batch"], profile["num_workers"],
+        photos,
+        weights,
+        profile["image_size"],
+        profile["backbone_batch"],
+        profile["num_workers"],
         profile["naive_backbone_images"],
     )
     lap("backbone")
@@ -153,15 +193,19 @@ def run(profile: dict[str, Any], weights_spec: str, tmp: Path) -> dict[str, Any]
         "targets": {
             "paper_epoch_speedup": target(
                 f"one paper epoch >= {PAPER_EPOCH_SPEEDUP:g}x faster than the naive pipeline (fp32, the CPU default)",
-                epoch["speedup"], epoch["speedup"] >= PAPER_EPOCH_SPEEDUP,
+                epoch["speedup"],
+                epoch["speedup"] >= PAPER_EPOCH_SPEEDUP,
             ),
             "paper_epoch_speedup_bf16": target(
-                f"one paper epoch >= {PAPER_EPOCH_SPEEDUP:g}x faster than the naive pipeline (bf16 autocast, --amp bf16)",
-                epoch["speedup_bf16"], epoch["speedup_bf16"] >= PAPER_EPOCH_SPEEDUP,
+                f"one paper epoch >= {PAPER_EPOCH_SPEEDUP:g}x faster than the naive pipeline"
+                " (bf16 autocast, --amp bf16)",
+                epoch["speedup_bf16"],
+                epoch["speedup_bf16"] >= PAPER_EPOCH_SPEEDUP,
             ),
             "memory_growth": target(
                 f"peak RSS at {memory['sizes'][1]} samples <= {MEMORY_GROWTH}x the peak at {memory['sizes'][0]}",
-                growth, growth <= MEMORY_GROWTH,
+                growth,
+                growth <= MEMORY_GROWTH,
             ),
         },
         "load": {"before": load_before, "after": machine_load()},

@@ -1,6 +1,6 @@
 """(b) Training images/s from the feature cache, and (c) the time of one paper epoch, ours and naive.
 
-Ours is ``visent.train.fit`` itself on a memory-mapped ``FeatureCache`` (the attention-truth model,
+Ours is ``visent.training.train.fit`` itself on a memory-mapped ``FeatureCache`` (the attention-truth model,
 the paper's SGD), timed by ``fit`` over its training iterations (validation excluded). The naive
 pipeline has no cache: every iteration opens its batch's images with PIL and recomputes the fp32
 backbone before the head's step. A paper epoch (1000 iterations of 32) is extrapolated from a few
@@ -19,22 +19,32 @@ import torch.nn.functional as F
 
 from benchmarks.backbone import sized
 from benchmarks.common import measure, rate, ratio
+from benchmarks.fixtures import CHANNELS
 from benchmarks.naive import naive_regions, naive_transform, naive_trunk
 from visent.backbone import Weights
 from visent.config import PRESETS, RunConfig
 from visent.model import build_model
-from visent.train import TrainData, fit
+from visent.training.train import TrainData, fit
 
 VARIANT = "attention-truth"
 PAPER_ITERATIONS = PRESETS["paper"]["iterations_per_epoch"]
 PAPER_BATCH = RunConfig().batch_size  # 32
+WORD_DIM = 50  # GloVe 6B 50d, the default vectors
 
 
 def _config(batch_size: int, iterations: int, amp: str = "off") -> RunConfig:
     # One epoch and no early stopping: a timing run with the paper's lr.
     return RunConfig.from_dict(
-        dict(variant=VARIANT, preset="paper", iterations_per_epoch=iterations, max_epochs=1, patience=1,
-             batch_size=batch_size, device="cpu", amp=amp)
+        dict(
+            variant=VARIANT,
+            preset="paper",
+            iterations_per_epoch=iterations,
+            max_epochs=1,
+            patience=1,
+            batch_size=batch_size,
+            device="cpu",
+            amp=amp,
+        )
     )
 
 
@@ -46,7 +56,11 @@ def training_ours(
     device = torch.device("cpu")
     for n in (warmup_iterations, iterations):
         torch.manual_seed(0)
-        outcome = fit(build_model(VARIANT), data, _config(batch_size, n, amp), device, progress=False)
+        config = _config(batch_size, n, amp)
+        model = build_model(
+            VARIANT, region_dim=data.cache.shape[1], word_dim=data.queries.shape[1], hidden_dim=config.hidden_dim
+        )
+        outcome = fit(model, data, config.training, device, progress=False)
     return {
         "batch_size": batch_size,
         "amp": amp,
@@ -57,12 +71,14 @@ def training_ours(
     }
 
 
-def training_naive(paths: Sequence[Path], weights: Weights, image_size: int, batch_size: int, iterations: int) -> dict[str, Any]:
+def training_naive(
+    paths: Sequence[Path], weights: Weights, image_size: int, batch_size: int, iterations: int
+) -> dict[str, Any]:
     """Images/s of the cacheless loop: PIL + transforms + fp32 backbone + head step, per iteration.
     Not warmed up: one iteration costs ``batch_size`` backbone passes, which dwarf any warm-up."""
     transform, trunk = naive_transform(sized(weights, image_size)), naive_trunk(weights)
     torch.manual_seed(0)
-    head = build_model(VARIANT)
+    head = build_model(VARIANT, region_dim=CHANNELS, word_dim=WORD_DIM, hidden_dim=_config(batch_size, 1).hidden_dim)
     optimizer = torch.optim.SGD(head.parameters(), lr=_config(batch_size, 1).lr)
     rng = np.random.default_rng(0)
     state = {"next": 0}
@@ -72,7 +88,7 @@ def training_naive(paths: Sequence[Path], weights: Weights, image_size: int, bat
         batch = [paths[(start + i) % len(paths)] for i in range(batch_size)]
         state["next"] = start + batch_size
         V = naive_regions(batch, trunk, transform)  # (B, 196, 512) fp32, recomputed every iteration
-        a = torch.from_numpy(rng.standard_normal((batch_size, 50)).astype(np.float32))
+        a = torch.from_numpy(rng.standard_normal((batch_size, WORD_DIM)).astype(np.float32))
         y = torch.from_numpy(rng.integers(0, 2, batch_size))
         loss = F.cross_entropy(head(V, a), y)
         optimizer.zero_grad()

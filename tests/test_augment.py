@@ -89,7 +89,10 @@ def test_box_follows_the_crop_onto_the_cropped_image(photo):
 
     assert augment_box(inside, 5, seed=4) == pytest.approx((0.1, 0.0, 1.0, 1.0))
     cropped = augment_image(photo, 5, seed=4)
-    assert cropped.size == (round(p["right"] * 96) - round(p["left"] * 96), round(p["bottom"] * 64) - round(p["top"] * 64))
+    assert cropped.size == (
+        round(p["right"] * 96) - round(p["left"] * 96),
+        round(p["bottom"] * 64) - round(p["top"] * 64),
+    )
 
 
 def test_box_follows_the_zoom_about_the_centre():

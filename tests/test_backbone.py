@@ -15,7 +15,6 @@ import torchvision
 from PIL import Image
 from skimage import data as skimage_data
 
-from visent import backbone
 from visent.backbone import (
     OXFORD_PREPROCESS,
     TORCHVISION_PREPROCESS,
@@ -34,6 +33,7 @@ from visent.backbone import (
     to_regions,
     weights_cache_dir,
 )
+from visent.backbone.entries import oxford
 
 ONNX_CONV5_3 = "functional_1/block5_conv3_1/Relu:0"
 CACHE_FILE = "oxford-imagenet-vgg16-conv53.v1.pt"
@@ -77,7 +77,7 @@ def random_trunk() -> VGG16Conv53:
 @pytest.fixture
 def onnx_model(oxford_cache: Path):
     onnx = pytest.importorskip("onnx")
-    return onnx.load(str(backbone.oxford_onnx_path()))
+    return onnx.load(str(oxford.oxford_onnx_path()))
 
 
 # --- the oxford-imagenet conversion and its cache ---
@@ -138,7 +138,7 @@ def test_oxford_cache_is_reused_without_touching_the_onnx_file(
     oxford_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VISENT_CACHE", str(oxford_cache))
-    monkeypatch.setattr(backbone, "convert_oxford_onnx", _no_conversion)
+    monkeypatch.setattr(oxford, "convert_oxford_onnx", _no_conversion)
     state = get_weights("oxford-imagenet").state_dict()
     assert state["28.bias"][0].item() == pytest.approx(0.18837857, abs=1e-7)
 
@@ -149,7 +149,7 @@ def test_oxford_weights_keep_the_cache_they_were_resolved_with(
     monkeypatch.setenv("VISENT_CACHE", str(oxford_cache))
     weights = get_weights("oxford-imagenet")
     monkeypatch.setenv("VISENT_CACHE", str(tmp_path))
-    monkeypatch.setattr(backbone, "convert_oxford_onnx", _no_conversion)
+    monkeypatch.setattr(oxford, "convert_oxford_onnx", _no_conversion)
     assert weights.state_dict()["0.bias"][0].item() == pytest.approx(0.73429835, abs=1e-7)
     assert list(tmp_path.iterdir()) == []
 

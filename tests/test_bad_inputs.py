@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from visent.ontology import write_vso_ontology
+from visent.data.ontology import write_vso_ontology
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,11 @@ def messy_tree(tmp_path_factory):
     def photo(path, mode="RGB", size=(64, 48)):
         path.parent.mkdir(parents=True, exist_ok=True)
         pixels = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
-        img = Image.fromarray(pixels).convert(mode) if mode != "I;16" else Image.fromarray((pixels[..., 0].astype(np.uint16) * 257))
+        img = (
+            Image.fromarray(pixels).convert(mode)
+            if mode != "I;16"
+            else Image.fromarray((pixels[..., 0].astype(np.uint16) * 257))
+        )
         img.save(path)
 
     for i in range(4):
@@ -53,10 +57,31 @@ def visent(*args, cwd):
 
 def run_flags(tree, tmp):
     return [
-        "--dataset", "vso", "--data-root", str(tree), "--ontology", str(tree.parent / "ontology.txt"),
-        "--weights", "random", "--variant", "attention-truth", "--preset", "cpu", "--iterations-per-epoch", "3",
-        "--max-epochs", "1", "--batch-size", "4", "--cache-dir", str(tmp / "cache"), "--results-dir", str(tmp / "results"),
-        "--checkpoint-dir", str(tmp / "ckpt"), "--quiet",
+        "--dataset",
+        "vso",
+        "--data-root",
+        str(tree),
+        "--ontology",
+        str(tree.parent / "ontology.txt"),
+        "--weights",
+        "random",
+        "--variant",
+        "attention-truth",
+        "--preset",
+        "cpu",
+        "--iterations-per-epoch",
+        "3",
+        "--max-epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--cache-dir",
+        str(tmp / "cache"),
+        "--results-dir",
+        str(tmp / "results"),
+        "--checkpoint-dir",
+        str(tmp / "ckpt"),
+        "--quiet",
     ]
 
 

@@ -43,8 +43,10 @@ def launched(tmp_path_factory):
         "gpu.py": [sys.executable, "-c", BLOCKED_RUN.format(blocked=NOT_ON_THE_GPU_MACHINE, argv=gpu_argv)],
     }
     env = os.environ | {"OMP_NUM_THREADS": "1"}  # two processes share the cores
-    processes = {name: subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for name, cmd in commands.items()}
+    processes = {
+        name: subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for name, cmd in commands.items()
+    }
     yield processes, out
     for process in processes.values():
         process.kill()
@@ -180,13 +182,30 @@ def test_ratio_refuses_a_measurement_that_is_not_positive():
 
 def test_markdown_marks_an_unmet_target():
     document = {
-        "benchmark": "cpu", "profile": "full", "command": "python benchmarks/run.py", "date": "2026-01-01",
-        "env": {"commit": "abcdef1234567890", "dirty": False, "torch": "2", "torchvision": "0", "python": "3.11",
-                "device": "cpu", "gpu": None},
+        "benchmark": "cpu",
+        "profile": "full",
+        "command": "python benchmarks/run.py",
+        "date": "2026-01-01",
+        "env": {
+            "commit": "abcdef1234567890",
+            "dirty": False,
+            "torch": "2",
+            "torchvision": "0",
+            "python": "3.11",
+            "device": "cpu",
+            "gpu": None,
+        },
         "load": {"before": {"loadavg_1m": 1.0, "cpu_count": 2, "torch_threads": 2}, "after": {"loadavg_1m": 2.0}},
-        "rows": [{"measurement": "(c) epoch, s", "ours": 12.5, "naive": 2500.0, "ratio": 200.0,
-                  "target": target(">= 100x", 200.0, True)},
-                 {"measurement": "(d) growth", "ours": 1.5, "naive": 9.0, "target": target("<= 1.2x", 1.5, False)}],
+        "rows": [
+            {
+                "measurement": "(c) epoch, s",
+                "ours": 12.5,
+                "naive": 2500.0,
+                "ratio": 200.0,
+                "target": target(">= 100x", 200.0, True),
+            },
+            {"measurement": "(d) growth", "ours": 1.5, "naive": 9.0, "target": target("<= 1.2x", 1.5, False)},
+        ],
     }
     table = markdown_report(document)
     assert "| (c) epoch, s | 12.50 | 2,500 | 200.0x | >= 100x | yes |" in table
@@ -227,8 +246,13 @@ def test_random_train_data_validates_on_the_last_rows(tmp_path):
 
 
 def test_indexing_smoke_serves_the_second_index_from_the_cache_and_opens_no_placeholder(tmp_path):
-    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "indexing.py"), "--smoke", "--out-dir", str(tmp_path)],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "indexing.py"), "--smoke", "--out-dir", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     result = json.loads((tmp_path / "indexing-smoke.json").read_text())
     assert result["checks"] == {"cold_wrote_the_cache": True, "cached_was_served": True, "cached_equals_cold": True}
@@ -256,7 +280,11 @@ def test_make_run_comparison_names_each_differing_metric_and_each_file_never_com
     _result(produced, "synthetic-random-adjective-only-s0", test_accuracy=1.0)
     assert compare_results(produced, committed) == {
         "synthetic-random-adjective-only-s0": {"committed": False, "identical": False, "differing_metrics": []},
-        "synthetic-random-attention-truth-s0": {"committed": True, "identical": False, "differing_metrics": ["val_accuracy"]},
+        "synthetic-random-attention-truth-s0": {
+            "committed": True,
+            "identical": False,
+            "differing_metrics": ["val_accuracy"],
+        },
         "synthetic-random-gap-s0": {"committed": True, "identical": True, "differing_metrics": []},
     }
 

@@ -20,7 +20,19 @@ def work(tmp_path_factory):
     return cwd
 
 
-FLAGS = ["--weights", "random", "--preset", "cpu", "--iterations-per-epoch", "3", "--max-epochs", "2", "--batch-size", "8", "--quiet"]
+FLAGS = [
+    "--weights",
+    "random",
+    "--preset",
+    "cpu",
+    "--iterations-per-epoch",
+    "3",
+    "--max-epochs",
+    "2",
+    "--batch-size",
+    "8",
+    "--quiet",
+]
 
 
 def test_extract_reports_the_cache_and_is_a_no_op_the_second_time(work):
@@ -49,7 +61,9 @@ def test_run_trains_a_grid_writes_results_and_skips_existing_ones(work):
 def test_evaluate_recomputes_the_metrics_of_a_checkpoint(work):
     visent("train", *FLAGS, "--variant", "attention-learned", cwd=work)
     result = json.loads((work / "results" / "synthetic-random-attention-learned-s0.json").read_text())
-    metrics = json.loads(visent("evaluate", "checkpoints/synthetic-random-attention-learned-s0.pt", "--quiet", cwd=work))
+    metrics = json.loads(
+        visent("evaluate", "checkpoints/synthetic-random-attention-learned-s0.pt", "--quiet", cwd=work)
+    )
     assert metrics["accuracy"] == result["metrics"]["test_accuracy"]
     assert set(metrics) >= {"confusion", "balanced_accuracy", "per_attribute", "attention_in_region", "pointing_game"}
 
@@ -62,7 +76,9 @@ def test_tables_are_built_from_the_result_files(work):
 
 
 def test_bad_flag_value_fails_at_once_naming_the_key(work):
-    done = subprocess.run([sys.executable, "-m", "visent", "train", "--lr", "-3"], capture_output=True, text=True, cwd=work)
+    done = subprocess.run(
+        [sys.executable, "-m", "visent", "train", "--lr", "-3"], capture_output=True, text=True, cwd=work
+    )
     assert done.returncode == 2 and "lr must be a number" in done.stderr and "Traceback" not in done.stderr
 
 

@@ -8,7 +8,6 @@ import numpy as np
 from PIL import Image
 
 
-
 def test_visent_cv_runs_every_fold_of_a_twitter_layout_and_summarises(tmp_path):
     root = tmp_path / "twitter"
     (root / "images").mkdir(parents=True)
@@ -23,11 +22,41 @@ def test_visent_cv_runs_every_fold_of_a_twitter_layout_and_summarises(tmp_path):
     for subset in ("five", "four", "three"):
         (root / f"twitter_{subset}_agrees.txt").write_text("\n".join(lines) + "\n")
     done = subprocess.run(
-        [sys.executable, "-m", "visent", "cv", "--dataset", "twitter", "--data-root", str(root), "--cv-folds", "3",
-         "--variant", "gap", "--weights", "random", "--preset", "cpu", "--iterations-per-epoch", "2", "--max-epochs", "1",
-         "--batch-size", "4", "--cache-dir", str(tmp_path / "c"), "--results-dir", str(tmp_path / "r"),
-         "--checkpoint-dir", str(tmp_path / "k"), "--quiet"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "visent",
+            "cv",
+            "--dataset",
+            "twitter",
+            "--data-root",
+            str(root),
+            "--cv-folds",
+            "3",
+            "--variant",
+            "gap",
+            "--weights",
+            "random",
+            "--preset",
+            "cpu",
+            "--iterations-per-epoch",
+            "2",
+            "--max-epochs",
+            "1",
+            "--batch-size",
+            "4",
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--results-dir",
+            str(tmp_path / "r"),
+            "--checkpoint-dir",
+            str(tmp_path / "k"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=900,
     )
     assert done.returncode == 0, done.stderr
     files = sorted(p.name for p in (tmp_path / "r").glob("*.json"))
@@ -42,6 +71,10 @@ def test_visent_cv_runs_every_fold_of_a_twitter_layout_and_summarises(tmp_path):
 
 
 def test_variants_that_need_the_true_adjective_refuse_twitter(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "visent", "cv", "--dataset", "twitter", "--variant", "attention-truth"],
-                          capture_output=True, text=True, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "visent", "cv", "--dataset", "twitter", "--variant", "attention-truth"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert done.returncode == 2 and "ground-truth adjective" in done.stderr

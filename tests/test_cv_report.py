@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 
-from visent import cv_report
+from visent.reporting import cv_report
 
 
 def _run(subset, variant, fold, seed, accuracy):
     return {
-        "run_id": f"t-{subset}-pub-f{fold}-{variant}-s{seed}", "variant": variant,
+        "run_id": f"t-{subset}-pub-f{fold}-{variant}-s{seed}",
+        "variant": variant,
         "config": {"dataset": "twitter", "twitter_subset": subset, "cv_folds": 3, "cv_fold": fold, "seed": seed},
         "metrics": {"test_accuracy": accuracy},
     }
@@ -62,9 +63,16 @@ def test_the_verdict_reads_a_difference_as_real_only_beyond_its_sd(runs):
 
 
 def test_the_schedule_line_counts_runs_that_stopped_early():
-    runs = [{"variant": "gap", "config": {"max_epochs": 30}, "timing": {"total_s": 60.0}, "env": {"cpu_count": 2},
-             "training": {"epochs": e, "best_epoch": e - 5, "stopped": s}}
-            for e, s in ((12, "early-stopping"), (30, "max-epochs"), (20, "early-stopping"))]
+    runs = [
+        {
+            "variant": "gap",
+            "config": {"max_epochs": 30},
+            "timing": {"total_s": 60.0},
+            "env": {"cpu_count": 2},
+            "training": {"epochs": e, "best_epoch": e - 5, "stopped": s},
+        }
+        for e, s in ((12, "early-stopping"), (30, "max-epochs"), (20, "early-stopping"))
+    ]
     text = cv_report.schedule_text(runs)
     assert "early stopping ended 2 before the cap of 30 epochs" in text and "12 to 30 epochs (median 20)" in text
     assert "All 3 runs took 3 min together" in text
@@ -75,9 +83,9 @@ def test_the_chapters_reading_of_the_committed_twitter_results_holds():
     two variants differ by more than a couple of points. The committed result files must agree."""
     from pathlib import Path
 
-    from visent.report import load_run_results
+    from visent.reporting.results import load_results
 
-    runs = cv_report.cv_runs(load_run_results(Path(__file__).resolve().parents[1] / "results"))
+    runs = cv_report.cv_runs(load_results(Path(__file__).resolve().parents[1] / "results"))
     if not runs:
         pytest.skip("no committed Twitter I results")
     frame = cv_report.fold_frame(runs)

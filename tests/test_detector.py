@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from visent.detector import AttributeDetector, fit_detector, topk_accuracy
+from visent.model.detector import AttributeDetector, fit_detector, topk_accuracy
 
 
 def clustered(n_per=30, seed=0):

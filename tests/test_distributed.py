@@ -33,16 +33,45 @@ def tree(tmp_path_factory):
 
 def flags(tree, out, variant="gap"):
     return [
-        "--dataset", "folders", "--data-root", str(tree), "--weights", "random", "--variant", variant,
-        "--cache-dir", str(out / "cache"), "--results-dir", str(out / "results"),
-        "--checkpoint-dir", str(out / "ckpt"), "--shard-size", "4", "--extract-batch-size", "2",
-        "--preset", "cpu", "--iterations-per-epoch", "6", "--max-epochs", "2", "--batch-size", "4",
-        "--lr", "0.01", "--device", "cpu", "--quiet",
+        "--dataset",
+        "folders",
+        "--data-root",
+        str(tree),
+        "--weights",
+        "random",
+        "--variant",
+        variant,
+        "--cache-dir",
+        str(out / "cache"),
+        "--results-dir",
+        str(out / "results"),
+        "--checkpoint-dir",
+        str(out / "ckpt"),
+        "--shard-size",
+        "4",
+        "--extract-batch-size",
+        "2",
+        "--preset",
+        "cpu",
+        "--iterations-per-epoch",
+        "6",
+        "--max-epochs",
+        "2",
+        "--batch-size",
+        "4",
+        "--lr",
+        "0.01",
+        "--device",
+        "cpu",
+        "--quiet",
     ]
 
 
 def run(cmd, tmp):
-    env = os.environ | {"OMP_NUM_THREADS": "1", "VISENT_CACHE": os.environ.get("VISENT_CACHE", str(Path.home() / ".cache" / "visent"))}
+    env = os.environ | {
+        "OMP_NUM_THREADS": "1",
+        "VISENT_CACHE": os.environ.get("VISENT_CACHE", str(Path.home() / ".cache" / "visent")),
+    }
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return done

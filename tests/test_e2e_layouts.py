@@ -10,16 +10,44 @@ import subprocess
 import sys
 from pathlib import Path
 
-FAST = ["--weights", "random", "--preset", "cpu", "--iterations-per-epoch", "2", "--max-epochs", "1",
-        "--batch-size", "4", "--extract-batch-size", "8", "--quiet"]
+FAST = [
+    "--weights",
+    "random",
+    "--preset",
+    "cpu",
+    "--iterations-per-epoch",
+    "2",
+    "--max-epochs",
+    "1",
+    "--batch-size",
+    "4",
+    "--extract-batch-size",
+    "8",
+    "--quiet",
+]
 
 
 def train(tmp: Path, *flags: str) -> dict:
     """``visent train`` with ``flags`` in ``tmp``; returns the one result file it wrote."""
     done = subprocess.run(
-        [sys.executable, "-m", "visent", "train", *flags, *FAST, "--cache-dir", str(tmp / "cache"),
-         "--results-dir", str(tmp / "results"), "--checkpoint-dir", str(tmp / "ckpt")],
-        capture_output=True, text=True, cwd=tmp, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "visent",
+            "train",
+            *flags,
+            *FAST,
+            "--cache-dir",
+            str(tmp / "cache"),
+            "--results-dir",
+            str(tmp / "results"),
+            "--checkpoint-dir",
+            str(tmp / "ckpt"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     [result] = (tmp / "results").glob("*.json")
@@ -41,7 +69,10 @@ def test_folders_layout_runs_end_to_end_on_emotion_folders(tmp_path, make_tree):
     assert used(result) == 10
     assert result["dataset"]["class_balance"]["train"]["positive"] > 0
     assert result["dataset"]["report"]["by_reason"] == {
-        "unknown class folder": 1, "image of an unknown class folder": 1, "stray file": 1}
+        "unknown class folder": 1,
+        "image of an unknown class folder": 1,
+        "stray file": 1,
+    }
     assert result["dataset"]["meta"]["layout"] == "folders"
     assert 0 <= result["metrics"]["test_accuracy"] <= 1
 
@@ -67,8 +98,17 @@ def test_vso_layout_runs_end_to_end_with_the_mvso_csv_ontology(tmp_path, make_tr
     names = [f"{k}.jpg" for k in range(5)]
     root = make_tree(tmp_path / "mvso", {"happy_dog": names, "sad_face": names, "purple_unicorn": ["1.jpg"]})
 
-    result = train(tmp_path, "--dataset", "vso", "--data-root", str(root), "--ontology", str(mvso_ontology),
-                   "--variant", "attention-truth")
+    result = train(
+        tmp_path,
+        "--dataset",
+        "vso",
+        "--data-root",
+        str(root),
+        "--ontology",
+        str(mvso_ontology),
+        "--variant",
+        "attention-truth",
+    )
 
     dataset = result["dataset"]
     assert used(result) == 10
@@ -76,3 +116,36 @@ def test_vso_layout_runs_end_to_end_with_the_mvso_csv_ontology(tmp_path, make_tr
     assert dataset["report"]["by_reason"] == {"ANP not in ontology": 1, "image of an ANP not in ontology": 1}
     assert dataset["meta"]["ontology_source"] == str(mvso_ontology)
     assert result["metrics"]["attention_in_region"] is None  # no region boxes in this tree
+
+
+def test_a_448_pixel_run_attends_over_784_regions_end_to_end(tmp_path):
+    """The shapes come from the backbone: 448 px gives a 28 x 28 grid, through the cache, the model,
+    the localisation metrics and the attention examples of the result file."""
+    data = tmp_path / "synthetic"
+    done = subprocess.run(
+        [sys.executable, "-m", "visent", "synth", str(data), "--n-images", "24", "--image-size", "448", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    result = train(
+        tmp_path,
+        "--dataset",
+        "synthetic",
+        "--data-root",
+        str(data),
+        "--variant",
+        "attention-learned",
+        "--image-size",
+        "448",
+    )
+
+    manifest = json.loads((Path(result["backbone"]["cache"]) / "manifest.json").read_text())
+    assert manifest["shape"] == [784, 512]
+    assert result["backbone"]["weights"]["id"] == "random@448px"
+    assert result["backbone"]["transform"]["size"] == [448, 448]
+    assert {len(example["o"]) for example in result["examples"]} == {784}
+    assert 0 < result["metrics"]["region_share"] < 1
+    assert 0 <= result["metrics"]["attention_in_region"] <= 1

@@ -1,4 +1,4 @@
-"""Specification of visent.embeddings: GloVe vectors from the PyPI package or a text file."""
+"""Specification of visent.model.embeddings: GloVe vectors from the PyPI package or a text file."""
 
 import gzip
 import importlib.util
@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from visent import embeddings
-from visent.embeddings import EmbeddingError, OOVError, WordVectors, load_glove
-from visent.ontology import load_ontology
+from visent.data.ontology import load_ontology
+from visent.model import embeddings
+from visent.model.embeddings import EmbeddingError, OOVError, WordVectors, load_glove
 
 VSO = Path(__file__).resolve().parents[2] / "shared" / "data" / "vso" / "3244ANPs.txt"
 

@@ -2,7 +2,7 @@
 
 import torch
 
-from visent.equations import (
+from visent.model.equations import (
     eq1_encode_regions,
     eq2_encode_attribute,
     eq3_pool,
@@ -22,7 +22,9 @@ def test_eq1_is_relu_of_an_affine_map_per_region():
 
 
 def test_eq2_encodes_the_attribute_vector_with_relu():
-    aE = eq2_encode_attribute(torch.tensor([[2.0, -1.0]]), torch.tensor([[1.0, 1.0], [0.0, 1.0]]), torch.tensor([0.5, 0.0]))
+    aE = eq2_encode_attribute(
+        torch.tensor([[2.0, -1.0]]), torch.tensor([[1.0, 1.0], [0.0, 1.0]]), torch.tensor([0.5, 0.0])
+    )
     assert torch.equal(aE, torch.tensor([[1.5, 0.0]]))
 
 
@@ -74,7 +76,10 @@ def test_full_chain_gradients_match_finite_differences():
     torch.manual_seed(0)
     V = torch.rand(2, 5, 4, dtype=torch.float64)
     a = torch.randn(2, 3, dtype=torch.float64)
-    params = [torch.randn(*shape, dtype=torch.float64, requires_grad=True) for shape in [(6, 4), (6,), (6, 3), (6,), (2, 6), (2,)]]
+    params = [
+        torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+        for shape in [(6, 4), (6,), (6, 3), (6,), (2, 6), (2,)]
+    ]
     W_v, b_v, W_a, b_a, W_s, b_s = params
     b_a.data += 2.0  # keep aE alive so the attention path is exercised
 

@@ -1,12 +1,14 @@
 """Metrics on hand-computed cases."""
 
 import numpy as np
+import pytest
 
-from visent.evaluate import (
+from visent.reporting.evaluate import (
     attention_in_region,
     balanced_accuracy,
     classification_metrics,
     confusion,
+    grid_side,
     localisation_metrics,
     pointing_hits,
     region_share,
@@ -32,7 +34,7 @@ def test_attention_in_region_counts_mass_on_cells_whose_centre_is_in_the_box():
     o[0, 195] = 0.4  # cell (13, 13)
     box = np.array([[0.0, 0.0, 0.5, 0.5]])
     assert attention_in_region(o, box)[0] == 0.6
-    assert region_share(box)[0] == 49 / 196
+    assert region_share(box, 196)[0] == 49 / 196
 
 
 def test_a_box_smaller_than_a_cell_still_owns_its_centre_cell():
@@ -52,7 +54,22 @@ def test_pointing_game_hits_when_the_peak_cell_overlaps_the_box():
 
 def test_uniform_attention_scores_chance_and_has_no_pointing_game():
     boxes = np.array([[0.0, 0.0, 0.5, 0.5], [np.nan] * 4])
-    m = localisation_metrics(np.full((2, 196), 1 / 196), boxes)
+    m = localisation_metrics(np.full((2, 196), 1 / 196), boxes, 196)
     assert m["n_with_region"] == 1
     assert abs(m["attention_in_region"] - 49 / 196) < 1e-9
     assert m["pointing_game"] is None
+
+
+def test_the_grid_follows_the_number_of_regions_at_448_px():
+    o = np.zeros((1, 784))  # 28 x 28
+    o[0, 28 * 27 + 27] = 1.0  # the bottom-right cell
+    box = np.array([[0.5, 0.5, 1.0, 1.0]])
+    assert grid_side(784) == 28
+    assert attention_in_region(o, box)[0] == 1.0
+    assert pointing_hits(o, box).tolist() == [True]
+    assert region_share(box, 784)[0] == 14 * 14 / 784
+
+
+def test_a_region_count_that_is_no_square_grid_is_refused():
+    with pytest.raises(ValueError, match="195 regions do not form a square grid"):
+        grid_side(195)

@@ -93,7 +93,13 @@ def test_opening_an_unfinished_cache_says_how_to_finish_it(tmp_path):
 def test_array_cache_round_trips_rows_across_shards(tmp_path):
     rng = np.random.default_rng(0)
     feats = rng.random((7, 196, 512)).astype(np.float16)
-    cache = write_array_cache(tmp_path / "c", (feats[i : i + 2] for i in range(0, 7, 2)), 7, {"dataset_fingerprint": "x", "weights": "w"}, shard_size=3)
+    cache = write_array_cache(
+        tmp_path / "c",
+        (feats[i : i + 2] for i in range(0, 7, 2)),
+        7,
+        {"dataset_fingerprint": "x", "weights": "w"},
+        shard_size=3,
+    )
     assert len(cache.manifest["shards"]) == 3
     rows = np.array([6, 0, 3, 3])
     assert np.array_equal(cache.regions(rows).numpy(), feats[rows])

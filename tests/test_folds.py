@@ -22,7 +22,8 @@ from visent.data.folds import (
     stratified_folds,
 )
 from visent.data.layouts import load_dataset
-from visent.pipeline import load_data, prepare, resolve_device
+from visent.distributed import resolve_device
+from visent.pipeline import load_data, prepare
 
 
 @pytest.fixture(scope="session")
@@ -109,10 +110,18 @@ def test_validation_comes_from_the_training_part_of_the_fold_only():
 def test_no_test_image_of_a_published_fold_reaches_training_or_early_stopping(tmp_path, small_twitter):
     root, folds_dir, _, _ = small_twitter
     for fold in (0, 1):
-        config = RunConfig.from_dict({
-            "dataset": "twitter", "data_root": str(root), "folds": str(folds_dir), "cv_fold": fold,
-            "variant": "gap", "weights": "random", "cache_dir": str(tmp_path / "cache"), "index_cache": False,
-        })
+        config = RunConfig.from_dict(
+            {
+                "dataset": "twitter",
+                "data_root": str(root),
+                "folds": str(folds_dir),
+                "cv_fold": fold,
+                "variant": "gap",
+                "weights": "random",
+                "cache_dir": str(tmp_path / "cache"),
+                "index_cache": False,
+            }
+        )
         prepared = prepare(config, resolve_device("cpu"), progress=False)
         paths = prepared.dataset.samples["path"].to_numpy()
         test = set(paths[prepared.data.rows["test"]])
@@ -156,36 +165,89 @@ def test_the_three_twitter_subsets_read_one_feature_cache(tmp_path, small_twitte
     (root / "twitter_five_agrees.txt").write_text("".join(f"{n} {labels[n]}\n" for n in names[:8]))
     caches = set()
     for subset in ("five", "three"):
-        config = RunConfig.from_dict({
-            "dataset": "twitter", "data_root": str(root), "twitter_subset": subset, "variant": "gap",
-            "weights": "random", "cache_dir": str(tmp_path / "cache"), "index_cache": False, "cv_folds": 2,
-        })
+        config = RunConfig.from_dict(
+            {
+                "dataset": "twitter",
+                "data_root": str(root),
+                "twitter_subset": subset,
+                "variant": "gap",
+                "weights": "random",
+                "cache_dir": str(tmp_path / "cache"),
+                "index_cache": False,
+                "cv_folds": 2,
+            }
+        )
         prepared = prepare(config, resolve_device("cpu"), progress=False)
         caches.add(prepared.cache.root)
         assert len(prepared.cache) == len(prepared.dataset.samples) == (8 if subset == "five" else 14)
     assert len(caches) == 1 and len(list((tmp_path / "cache").iterdir())) == 1
-    five = load_data(RunConfig.from_dict({"dataset": "twitter", "data_root": str(root), "variant": "gap",
-                                          "cv_folds": 2, "index_cache": False}))
+    five = load_data(
+        RunConfig.from_dict(
+            {"dataset": "twitter", "data_root": str(root), "variant": "gap", "cv_folds": 2, "index_cache": False}
+        )
+    )
     assert len(five.samples) == 8
 
 
 def test_visent_cv_with_published_folds_runs_variants_and_seeds_and_summarises(tmp_path, small_twitter):
     root, folds_dir, _, _ = small_twitter
     done = subprocess.run(
-        [sys.executable, "-m", "visent", "cv", "--dataset", "twitter", "--data-root", str(root),
-         "--folds", str(folds_dir), "--variants", "linear-probe", "gap", "--seeds", "0", "1",
-         "--weights", "random", "--preset", "cpu", "--iterations-per-epoch", "2", "--max-epochs", "1",
-         "--batch-size", "4", "--cache-dir", str(tmp_path / "c"), "--results-dir", str(tmp_path / "r"),
-         "--checkpoint-dir", str(tmp_path / "k"), "--quiet"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "visent",
+            "cv",
+            "--dataset",
+            "twitter",
+            "--data-root",
+            str(root),
+            "--folds",
+            str(folds_dir),
+            "--variants",
+            "linear-probe",
+            "gap",
+            "--seeds",
+            "0",
+            "1",
+            "--weights",
+            "random",
+            "--preset",
+            "cpu",
+            "--iterations-per-epoch",
+            "2",
+            "--max-epochs",
+            "1",
+            "--batch-size",
+            "4",
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--results-dir",
+            str(tmp_path / "r"),
+            "--checkpoint-dir",
+            str(tmp_path / "k"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=900,
     )
     assert done.returncode == 0, done.stderr
     names = sorted(p.name for p in (tmp_path / "r").glob("*.json"))
     runs = [f"twitter-five-pub-f{k}-{v}-s{s}.json" for v in ("gap", "linear-probe") for k in (0, 1) for s in (0, 1)]
     assert names == sorted(runs + ["twitter-five-pub-summary-gap.json", "twitter-five-pub-summary-linear-probe.json"])
     summary = json.loads((tmp_path / "r" / "twitter-five-pub-summary-gap.json").read_text())
-    per_fold = [np.mean([json.loads((tmp_path / "r" / f"twitter-five-pub-f{k}-gap-s{s}.json").read_text())
-                         ["metrics"]["test_accuracy"] for s in (0, 1)]) for k in (0, 1)]
+    per_fold = [
+        np.mean(
+            [
+                json.loads((tmp_path / "r" / f"twitter-five-pub-f{k}-gap-s{s}.json").read_text())["metrics"][
+                    "test_accuracy"
+                ]
+                for s in (0, 1)
+            ]
+        )
+        for k in (0, 1)
+    ]
     assert summary["kind"] == "cv-summary" and summary["seeds"] == [0, 1]
     assert summary["metrics"]["test_accuracy"] == pytest.approx(np.mean(per_fold))
     run = json.loads((tmp_path / "r" / "twitter-five-pub-f0-gap-s0.json").read_text())

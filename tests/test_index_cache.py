@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -13,11 +14,11 @@ import pandas as pd
 import pytest
 
 from visent.config import RunConfig
-from visent.data import index_cache, layouts
+from visent.data import index_cache
 from visent.data.index_cache import IndexCacheWarning, index_cache_dir
-from visent.data.layouts import load_dataset
+from visent.data.layouts import LAYOUTS, files, load_dataset
+from visent.data.ontology import write_vso_ontology
 from visent.data.table import Dataset
-from visent.ontology import write_vso_ontology
 from visent.pipeline import load_data
 
 HOUR_AGO = time.time() - 3600
@@ -40,14 +41,14 @@ def settle(*paths: Path) -> None:
 def builds(monkeypatch) -> dict[str, int]:
     """layout -> how many times its indexer ran (a served index does not run it)."""
     counts: dict[str, int] = {}
-    for name, loader in list(layouts.LAYOUTS.items()):
+    for name, layout in LAYOUTS.items():
 
-        @functools.wraps(loader)  # keeps the signature, from which load_dataset reads the options
-        def counted(*args, _loader=loader, _name=name, **kwargs):
+        @functools.wraps(layout.load)  # keeps the signature, from which load_dataset reads the options
+        def counted(*args, _loader=layout.load, _name=name, **kwargs):
             counts[_name] = counts.get(_name, 0) + 1
             return _loader(*args, **kwargs)
 
-        monkeypatch.setitem(layouts.LAYOUTS, name, counted)
+        monkeypatch.setitem(LAYOUTS._entries, name, dataclasses.replace(layout, load=counted))
     return counts
 
 
@@ -73,8 +74,15 @@ def assert_same(served: Dataset, fresh: Dataset) -> None:
 
 @pytest.fixture
 def vso_tree(tmp_path, make_tree) -> Path:
-    root = make_tree(tmp_path / "vso", {"beautiful_sky": ["1.jpg", "2.png", "notes.txt"], "dark_night": ["3.jpg"],
-                                        "purple_unicorn": ["4.jpg"], "calm_lake": []})
+    root = make_tree(
+        tmp_path / "vso",
+        {
+            "beautiful_sky": ["1.jpg", "2.png", "notes.txt"],
+            "dark_night": ["3.jpg"],
+            "purple_unicorn": ["4.jpg"],
+            "calm_lake": [],
+        },
+    )
     (root / "README.md").write_text("stray")
     settle(root)
     return root
@@ -89,7 +97,7 @@ def test_a_second_load_of_an_unchanged_tree_is_served_without_listing_a_folder(v
     def no_listing(*args, **kwargs):
         raise AssertionError("the tree was listed again")
 
-    monkeypatch.setattr(layouts, "_scan", no_listing)
+    monkeypatch.setattr(files, "scan", no_listing)
     served = load_dataset("vso", vso_tree, ontology=vso_ontology)
 
     assert_same(served, first)
@@ -98,10 +106,14 @@ def test_a_second_load_of_an_unchanged_tree_is_served_without_listing_a_folder(v
 
 def _synthetic(root: Path, make_tree) -> tuple[Path, dict]:
     make_tree(root, {"sunny_beach": ["0.jpg", "1.jpg"], "gloomy_beach": ["0.jpg"]})
-    write_vso_ontology(root / "ontology.txt", {"sunny_beach": ("sunny", "beach", 1.5),
-                                               "gloomy_beach": ("gloomy", "beach", -1.2)}, {"sunny": 1.0, "gloomy": -1.0})
-    (root / "regions.csv").write_text("path,x0,y0,x1,y1,width,height\nsunny_beach/0.jpg,0,0,24,16,48,32\n"
-                                      "sunny_beach/0.jpg,0,0,1,1,48,32\n")
+    write_vso_ontology(
+        root / "ontology.txt",
+        {"sunny_beach": ("sunny", "beach", 1.5), "gloomy_beach": ("gloomy", "beach", -1.2)},
+        {"sunny": 1.0, "gloomy": -1.0},
+    )
+    (root / "regions.csv").write_text(
+        "path,x0,y0,x1,y1,width,height\nsunny_beach/0.jpg,0,0,24,16,48,32\nsunny_beach/0.jpg,0,0,1,1,48,32\n"
+    )
     (root / "synth.json").write_text(json.dumps({"n_images": 3, "seed": 7, "sizes": [1, 2]}))
     settle(root, *root.iterdir())
     return root, {}
@@ -122,14 +134,17 @@ def _folders(root: Path, make_tree) -> tuple[Path, dict]:
 
 def _manifest(root: Path, make_tree) -> tuple[Path, dict]:
     make_tree(root, {"pics": ["a.jpg", "b.jpg"]})
-    (root / "manifest.csv").write_text("path,label,attribute,split,source\npics/a.jpg,1,sunny,train,x\n"
-                                       "pics/b.jpg,neg,,,y\npics/c.jpg,1,,,z\n/elsewhere/d.jpg,0,,test,w\n")
+    (root / "manifest.csv").write_text(
+        "path,label,attribute,split,source\npics/a.jpg,1,sunny,train,x\n"
+        "pics/b.jpg,neg,,,y\npics/c.jpg,1,,,z\n/elsewhere/d.jpg,0,,test,w\n"
+    )
     settle(root, *root.iterdir())
     return root, {}
 
 
-@pytest.mark.parametrize("layout, make", [("synthetic", _synthetic), ("twitter", _twitter),
-                                          ("folders", _folders), ("manifest", _manifest)])
+@pytest.mark.parametrize(
+    "layout, make", [("synthetic", _synthetic), ("twitter", _twitter), ("folders", _folders), ("manifest", _manifest)]
+)
 def test_every_layout_is_served_equal_to_a_fresh_index_problems_included(layout, make, tmp_path, make_tree, builds):
     root, options = make(tmp_path / layout, make_tree)
     fresh = load_dataset(layout, root, cache=False, **options)
@@ -154,7 +169,11 @@ def test_vso_problems_and_boxes_round_trip_exactly(vso_tree, vso_ontology, tmp_p
     assert builds["vso"] == 2
     assert_same(served, fresh)
     assert [p.reason for p in served.report.problems] == [
-        "stray file", "not an image file", "empty folder", "ANP not in ontology", "image of an ANP not in ontology",
+        "stray file",
+        "not an image file",
+        "empty folder",
+        "ANP not in ontology",
+        "image of an ANP not in ontology",
         "region for unknown image",
     ]
     assert served.report.to_dict() == fresh.report.to_dict()
@@ -166,13 +185,19 @@ def test_vso_problems_and_boxes_round_trip_exactly(vso_tree, vso_ontology, tmp_p
 @pytest.mark.parametrize(
     "change, paths",
     [
-        (lambda root: (root / "dark_night" / "5.jpg").write_bytes(b""), ["beautiful_sky/1.jpg", "beautiful_sky/2.png",
-                                                                        "dark_night/3.jpg", "dark_night/5.jpg"]),
+        (
+            lambda root: (root / "dark_night" / "5.jpg").write_bytes(b""),
+            ["beautiful_sky/1.jpg", "beautiful_sky/2.png", "dark_night/3.jpg", "dark_night/5.jpg"],
+        ),
         (lambda root: (root / "beautiful_sky" / "2.png").unlink(), ["beautiful_sky/1.jpg", "dark_night/3.jpg"]),
-        (lambda root: (root / "dark_night" / "3.jpg").rename(root / "dark_night" / "6.jpg"),
-         ["beautiful_sky/1.jpg", "beautiful_sky/2.png", "dark_night/6.jpg"]),
-        (lambda root: (root / "dark_night").rename(root / "dark_clouds"),
-         ["beautiful_sky/1.jpg", "beautiful_sky/2.png", "dark_clouds/3.jpg"]),
+        (
+            lambda root: (root / "dark_night" / "3.jpg").rename(root / "dark_night" / "6.jpg"),
+            ["beautiful_sky/1.jpg", "beautiful_sky/2.png", "dark_night/6.jpg"],
+        ),
+        (
+            lambda root: (root / "dark_night").rename(root / "dark_clouds"),
+            ["beautiful_sky/1.jpg", "beautiful_sky/2.png", "dark_clouds/3.jpg"],
+        ),
     ],
     ids=["file added", "file removed", "file renamed", "folder renamed"],
 )

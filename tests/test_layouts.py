@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from visent.data.layouts import DatasetNotFoundError, LayoutError, load_dataset
+from visent.data.ontology import write_vso_ontology
 from visent.data.table import COLUMNS, DataReport, Dataset, DatasetError, Problem
-from visent.ontology import write_vso_ontology
 
 
 def problems(dataset: Dataset) -> list[tuple[str, str]]:
@@ -57,9 +57,11 @@ def test_vso_layout_reports_anp_folders_missing_from_the_ontology_with_their_fil
     ds = load_dataset("vso", tmp_path, ontology=vso_ontology)
 
     assert ds.samples["path"].tolist() == ["beautiful_sky/1.jpg"]
-    assert problems(ds) == [("purple_unicorn", "ANP not in ontology"),
-                            ("purple_unicorn/1.jpg", "image of an ANP not in ontology"),
-                            ("purple_unicorn/2.jpg", "image of an ANP not in ontology")]
+    assert problems(ds) == [
+        ("purple_unicorn", "ANP not in ontology"),
+        ("purple_unicorn/1.jpg", "image of an ANP not in ontology"),
+        ("purple_unicorn/2.jpg", "image of an ANP not in ontology"),
+    ]
     assert ds.report.problems[0].detail.startswith("2 files skipped")
 
 
@@ -228,7 +230,11 @@ def test_twitter_layout_reports_malformed_missing_duplicate_and_conflicting_line
 
     ds = load_dataset("twitter", root)
 
-    assert ds.samples[["path", "label"]].values.tolist() == [["images/1.jpg", 1], ["images/2.jpg", 0], ["images/3.jpg", 0]]
+    assert ds.samples[["path", "label"]].values.tolist() == [
+        ["images/1.jpg", 1],
+        ["images/2.jpg", 0],
+        ["images/3.jpg", 0],
+    ]
     assert ds.samples["attribute"].tolist() == [None, None, None]
     assert ds.samples["group"].tolist() == ["1", "0", "0"]
     assert problems(ds) == [
@@ -336,7 +342,9 @@ def test_manifest_reports_unused_columns_and_rows_with_extra_fields(tmp_path, ma
 
 
 def test_unknown_layout_lists_the_valid_ones(tmp_path):
-    with pytest.raises(ValueError, match="unknown dataset layout 'coco'; valid layouts: vso, synthetic, twitter, folders, manifest"):
+    with pytest.raises(
+        ValueError, match="unknown dataset layout 'coco'; valid layouts: folders, manifest, synthetic, twitter, vso"
+    ):
         load_dataset("coco", tmp_path)
 
 

@@ -1,12 +1,12 @@
-"""Specification of visent.leak: how much of an ANP's polarity its adjective gives away."""
+"""Specification of visent.reporting.leak: how much of an ANP's polarity its adjective gives away."""
 
 import math
 from pathlib import Path
 
 import pytest
 
-from visent.leak import LeakError, ontology_rules, rules_table
-from visent.ontology import Ontology, load_ontology
+from visent.data.ontology import Ontology, load_ontology
+from visent.reporting.leak import LeakError, ontology_rules, rules_table
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -20,9 +20,7 @@ RULES = [
 ]
 
 
-def _ontology(
-    anps: dict[str, float], adjectives: dict[str, float], images: dict[str, int] | None = None
-) -> Ontology:
+def _ontology(anps: dict[str, float], adjectives: dict[str, float], images: dict[str, int] | None = None) -> Ontology:
     table = {name: (*name.split("_", 1), score) for name, score in anps.items()}
     return Ontology(adjectives=adjectives, anps=table, anp_images=images or {}, source="test")
 

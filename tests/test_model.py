@@ -57,7 +57,7 @@ def test_attribute_variant_without_attribute_is_a_clear_error():
 
 
 def test_adjective_only_is_logistic_regression_on_the_word_vector():
-    model = build_model("adjective-only", word_dim=4)
+    model = build_model("adjective-only", region_dim=16, word_dim=4, hidden_dim=8)
     assert isinstance(model, AdjectiveOnly)
     a = torch.randn(3, 4)
     logits, o = model(None, a, return_attention=True)
@@ -67,11 +67,16 @@ def test_adjective_only_is_logistic_regression_on_the_word_vector():
 
 def test_every_variant_is_described_and_unknown_names_list_the_choices():
     assert set(VARIANTS) == {
-        "gap", "attention-truth", "attention-shuffled", "attention-predicted", "attention-learned", "adjective-only",
-        "linear-probe"}
+        "gap",
+        "attention-truth",
+        "attention-shuffled",
+        "attention-predicted",
+        "attention-learned",
+        "adjective-only",
+        "linear-probe",
+    }
     with pytest.raises(ValueError, match="choose one of"):
-        build_model("attention-magic")
-
+        build_model("attention-magic", region_dim=16, hidden_dim=8)
 
 
 @pytest.mark.parametrize("query", QUERIES)

@@ -1,14 +1,12 @@
 """Many heads at once: a vmapped stack of seeds trains exactly as the sequential fits would."""
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 import torch
 
 from visent.config import RunConfig
-from visent.multi import HeadStack, MultiTrainError, init_model, train_many
-from visent.train import TrainData, TrainingDiverged, fit
+from visent.training.multi import HeadStack, MultiTrainError, init_model, train_many
+from visent.training.train import TrainData, TrainingDiverged, fit
 
 CPU = torch.device("cpu")
 
@@ -18,6 +16,10 @@ class ArrayCache:
 
     def __init__(self, feats: np.ndarray) -> None:
         self.feats = feats
+
+    @property
+    def shape(self):
+        return self.feats.shape[1:]
 
     def regions(self, rows):
         return torch.from_numpy(self.feats[np.asarray(rows)])
@@ -39,13 +41,22 @@ def toy_data(n=160, dim=16, word_dim=4, seed=0, noisy_val=False):
 
 
 def config(**kw):
-    base = dict(preset="cpu", iterations_per_epoch=8, max_epochs=2, patience=10,
-                batch_size=8, lr=0.05, momentum=0.9, hidden_dim=16, device="cpu")
+    base = dict(
+        preset="cpu",
+        iterations_per_epoch=8,
+        max_epochs=2,
+        patience=10,
+        batch_size=8,
+        lr=0.05,
+        momentum=0.9,
+        hidden_dim=16,
+        device="cpu",
+    )
     return RunConfig.from_dict(base | kw)
 
 
 def sequential(variant, seed, data, cfg):
-    return fit(init_model(variant, seed, data, cfg), data, replace(cfg, seed=seed), CPU, progress=False)
+    return fit(init_model(variant, seed, data, cfg), data, cfg.replace(seed=seed).training, CPU, progress=False)
 
 
 def assert_same_run(stacked, alone):

@@ -1,11 +1,11 @@
-"""Specification of visent.ontology: reading and writing VSO / MVSO ANP ontologies."""
+"""Specification of visent.data.ontology: reading and writing VSO / MVSO ANP ontologies."""
 
 import re
 from pathlib import Path
 
 import pytest
 
-from visent.ontology import (
+from visent.data.ontology import (
     NoPolarityError,
     Ontology,
     OntologyError,
@@ -17,6 +17,7 @@ from visent.ontology import (
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 VSO = DATA / "vso" / "3244ANPs.txt"
 MVSO = DATA / "mvso" / "mvso_sentiment_english.csv"
+
 
 @pytest.fixture(scope="module")
 def vso() -> Ontology:

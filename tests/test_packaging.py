@@ -41,9 +41,14 @@ def test_make_book_renders_without_training_and_says_so_as_the_readme_does():
     import subprocess
 
     # --no-print-directory: under `make test` the inherited MAKEFLAGS would add "Leaving directory" lines.
-    plan = subprocess.run(["make", "-n", "--no-print-directory", "-o", ".venv/.installed", "-o", "mathjax", "book"],
-                          cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    assert "visent.report" in plan and "jupyter-book build" in plan
+    plan = subprocess.run(
+        ["make", "-n", "--no-print-directory", "-o", ".venv/.installed", "-o", "mathjax", "book"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "visent.reporting.report" in plan and "jupyter-book build" in plan
     for training in ("visent run", "visent train", "visent cv", "papermill", "visent synth", "visent extract"):
         assert training not in plan, f"make book would run {training!r}"
     last = plan.strip().splitlines()[-1]

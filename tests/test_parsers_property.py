@@ -11,13 +11,16 @@ from hypothesis import strategies as st
 
 from visent.data.folds import FoldsError, read_folds
 from visent.data.layouts import DatasetNotFoundError, LayoutError, load_dataset
-from visent.embeddings import EmbeddingError, load_glove
-from visent.ontology import OntologyError, load_ontology
+from visent.data.ontology import OntologyError, load_ontology
+from visent.model.embeddings import EmbeddingError, load_glove
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 IMAGES = ("a.jpg", "b.jpg", "c.png")
 
-line_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"), max_size=30)
+line_text = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"),
+    max_size=30,
+)
 
 
 def _tmp() -> Path:
@@ -45,9 +48,16 @@ def test_the_ontology_parser_reads_any_bytes_or_names_the_problem(raw):
 
 
 vso_line = st.one_of(
-    st.sampled_from(["1. happy [sentiment: 1.2] [#images: 1,000]", "\thappy_dog [sentiment: 1.5] [#imgs: 10]",
-                     "\thappy_cat [sentiment: 0.9] [#imgs: 3]", "2. sad [sentiment: -1.0] [#images: 5]",
-                     "\tsad_rain [sentiment: -1.3] [#imgs: 7]", ""]),
+    st.sampled_from(
+        [
+            "1. happy [sentiment: 1.2] [#images: 1,000]",
+            "\thappy_dog [sentiment: 1.5] [#imgs: 10]",
+            "\thappy_cat [sentiment: 0.9] [#imgs: 3]",
+            "2. sad [sentiment: -1.0] [#images: 5]",
+            "\tsad_rain [sentiment: -1.3] [#imgs: 7]",
+            "",
+        ]
+    ),
     line_text,
 )
 
@@ -95,7 +105,10 @@ manifest_row = st.tuples(
 
 
 @SETTINGS
-@given(st.lists(manifest_row, max_size=12), st.sampled_from(["path,label,split", "path,label", "file,label", "path,label,split,extra"]))
+@given(
+    st.lists(manifest_row, max_size=12),
+    st.sampled_from(["path,label,split", "path,label", "file,label", "path,label,split,extra"]),
+)
 def test_every_row_of_a_manifest_is_a_sample_or_reported(rows, header):
     root = _images(_tmp())
     (root / "manifest.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
@@ -109,7 +122,12 @@ def test_every_row_of_a_manifest_is_a_sample_or_reported(rows, header):
 
 
 @SETTINGS
-@given(st.lists(st.one_of(st.sampled_from(["the 0.1 0.2", "cat 1 2", "dog 3 4 5", "a b 1 2", "2 2", ""]), line_text), max_size=10))
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(["the 0.1 0.2", "cat 1 2", "dog 3 4 5", "a b 1 2", "2 2", ""]), line_text),
+        max_size=10,
+    )
+)
 def test_every_line_of_a_glove_text_file_is_a_vector_or_an_error(lines):
     path = _tmp() / "glove.txt"
     path.write_text("\n".join(lines), encoding="utf-8")
@@ -119,7 +137,15 @@ def test_every_line_of_a_glove_text_file_is_a_vector_or_an_error(lines):
         assert str(path.resolve()) in str(err) or str(path) in str(err)
         return
     used = [line for line in lines if line.rstrip(" ") != ""]
-    header = 1 if used and lines and lines[0] == used[0] and all(f.isdigit() for f in used[0].split(" ")) and len(used[0].split(" ")) == 2 else 0
+    header = (
+        1
+        if used
+        and lines
+        and lines[0] == used[0]
+        and all(f.isdigit() for f in used[0].split(" "))
+        and len(used[0].split(" ")) == 2
+        else 0
+    )
     assert len(vectors) == len(used) - header
 
 

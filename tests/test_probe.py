@@ -4,8 +4,8 @@ import numpy as np
 import torch
 
 from visent.model import LinearProbe, build_model
-from visent.probe import L2_GRID, fit_probe
-from visent.train import TrainData
+from visent.training.probe import L2_GRID, fit_probe
+from visent.training.train import TrainData
 
 
 class ArrayCache:
@@ -17,6 +17,10 @@ class ArrayCache:
 
     def __len__(self) -> int:
         return len(self.array)
+
+    @property
+    def shape(self):
+        return self.feats.shape[1:]
 
     def regions(self, rows):
         return torch.from_numpy(self.array[np.asarray(rows)])
@@ -34,7 +38,7 @@ def _toy(n=120, separable=True, seed=0):
 
 def test_the_probe_separates_a_linearly_separable_toy_problem():
     data = _toy()
-    model = build_model("linear-probe", region_dim=6)
+    model = build_model("linear-probe", region_dim=6, hidden_dim=8)
     outcome = fit_probe(model, data)
     model.load_state_dict(outcome.best_state)
     logits = model(data.cache.regions(data.rows["test"]))
@@ -57,7 +61,7 @@ def test_the_probe_standardises_with_the_training_rows_statistics():
 def test_the_probe_is_deterministic_whatever_the_seed():
     data = _toy(separable=False)
     torch.manual_seed(0)
-    a = fit_probe(build_model("linear-probe", region_dim=6), data).best_state
+    a = fit_probe(build_model("linear-probe", region_dim=6, hidden_dim=8), data).best_state
     torch.manual_seed(1)
-    b = fit_probe(build_model("linear-probe", region_dim=6), data).best_state
+    b = fit_probe(build_model("linear-probe", region_dim=6, hidden_dim=8), data).best_state
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -3,15 +3,15 @@
 import json
 from pathlib import Path
 
-from visent.report import (
+from visent.reporting.report import (
     README_BEGIN,
     README_END,
     TWITTER_BEGIN,
     TWITTER_END,
-    load_run_results,
     readme_snippet,
     twitter_readme_snippet,
 )
+from visent.reporting.results import load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_readme_results_block_matches_the_result_files():
     text = (ROOT / "README.md").read_text()
     block = text.split(README_BEGIN, 1)[1].split(README_END, 1)[0].strip()
-    expected = readme_snippet(load_run_results(ROOT / "results")).strip()
-    assert block == expected, "README is stale: run `python -m visent.report --readme README.md`"
+    expected = readme_snippet(load_results(ROOT / "results")).strip()
+    assert block == expected, "README is stale: run `python -m visent.reporting.report --readme README.md`"
 
 
 def test_readme_make_run_time_and_claim_are_the_benchmarks():
@@ -34,6 +34,6 @@ def test_readme_make_run_time_and_claim_are_the_benchmarks():
 def test_readme_twitter_block_matches_the_result_files():
     text = (ROOT / "README.md").read_text()
     block = text.split(TWITTER_BEGIN, 1)[1].split(TWITTER_END, 1)[0].strip()
-    assert block == twitter_readme_snippet(load_run_results(ROOT / "results")).strip(), (
-        "README is stale: run `python -m visent.report --readme README.md`"
+    assert block == twitter_readme_snippet(load_results(ROOT / "results")).strip(), (
+        "README is stale: run `python -m visent.reporting.report --readme README.md`"
     )

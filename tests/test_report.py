@@ -1,4 +1,4 @@
-"""Specification of visent.report: the book's tables, generated from result files, never typed."""
+"""Specification of visent.reporting.report: the book's tables, generated from result files, never typed."""
 
 from __future__ import annotations
 
@@ -10,15 +10,13 @@ import pytest
 
 from visent.config import PRESETS, RunConfig
 from visent.model import VARIANTS
-from visent.report import (
+from visent.reporting.report import (
     ONTOLOGY_ENV,
-    ReportError,
     bench_snippet,
     contrasts_snippet,
     extended_snippet,
     headline_snippet,
     leak_snippet,
-    load_run_results,
     main,
     presets_snippet,
     provenance,
@@ -26,11 +24,22 @@ from visent.report import (
     variants_snippet,
     write_includes,
 )
-from visent.results import git_commit, write_result
+from visent.reporting.results import ResultsError, git_commit, load_results, write_result
 
 SNIPPETS = [
-    "headline.md", "table1.md", "extended.md", "contrasts.md", "leak.md", "bench.md", "presets.md", "variants.md",
-    "twitter_table.md", "twitter_contrasts.md", "twitter_moonshot.md", "twitter_maps.md", "twitter_schedule.md",
+    "headline.md",
+    "table1.md",
+    "extended.md",
+    "contrasts.md",
+    "leak.md",
+    "bench.md",
+    "presets.md",
+    "variants.md",
+    "twitter_table.md",
+    "twitter_contrasts.md",
+    "twitter_moonshot.md",
+    "twitter_maps.md",
+    "twitter_schedule.md",
     "twitter_verdict.md",
 ]
 
@@ -76,7 +85,7 @@ def _rows(markdown: str) -> list[dict[str, str]]:
 def _write(results_dir: Path, *results: dict[str, Any]) -> list[dict[str, Any]]:
     for result in results:
         write_result(result, results_dir)
-    return load_run_results(results_dir)
+    return load_results(results_dir)
 
 
 def test_without_result_files_every_snippet_is_written_and_says_not_yet_measured(tmp_path):
@@ -243,7 +252,7 @@ def test_results_in_subfolders_are_read_but_benchmarks_are_not(tmp_path):
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "extract.json").write_text('{"name": "extract", "images_per_s": 10}')
 
-    results = load_run_results(tmp_path)
+    results = load_results(tmp_path)
 
     assert sorted(r["run_id"] for r in results) == ["synthetic-random-attention-truth-s0", "synthetic-random-gap-s0"]
 
@@ -251,23 +260,23 @@ def test_results_in_subfolders_are_read_but_benchmarks_are_not(tmp_path):
 def test_a_json_file_that_is_not_a_run_result_is_an_error_naming_it(tmp_path):
     (tmp_path / "summary.json").write_text('{"run_id": "x"}')
 
-    with pytest.raises(ReportError, match=r"summary\.json: not a run result, it lacks the keys \['variant'"):
-        load_run_results(tmp_path)
+    with pytest.raises(ResultsError, match=r"summary\.json: not a run result, it lacks the keys \['variant'"):
+        load_results(tmp_path)
 
 
 def test_an_unreadable_result_file_is_an_error_naming_it(tmp_path):
     (tmp_path / "broken.json").write_text('{"run_id": ')
 
-    with pytest.raises(ReportError, match=r"broken\.json: not readable as JSON"):
-        load_run_results(tmp_path)
+    with pytest.raises(ResultsError, match=r"broken\.json: not readable as JSON"):
+        load_results(tmp_path)
 
 
 def test_the_same_run_in_two_folders_is_an_error_naming_both(tmp_path):
     write_result(_result("gap", 0.7), tmp_path)
     write_result(_result("gap", 0.7), tmp_path / "table1")
 
-    with pytest.raises(ReportError, match=r"'synthetic-random-gap-s0' is in both .*table1"):
-        load_run_results(tmp_path)
+    with pytest.raises(ResultsError, match=r"'synthetic-random-gap-s0' is in both .*table1"):
+        load_results(tmp_path)
 
 
 def test_leak_snippet_reproduces_the_vso_rules_from_the_ontology(vso_ontology):
@@ -329,7 +338,7 @@ def test_bench_snippet_shows_the_report_a_benchmark_wrote_beside_its_json_one_he
 
     assert text.index("## Benchmark `cpu`\n") < text.index("### Notes") < text.index("## Benchmark `make-run`")
     assert "\n# " not in text and "images_per_s" not in text  # the JSON of a benchmark with a report is not listed
-    assert _rows(text[text.index("## Benchmark `make-run`"):]) == [{"field": "wall_seconds", "value": "529.2"}]
+    assert _rows(text[text.index("## Benchmark `make-run`") :]) == [{"field": "wall_seconds", "value": "529.2"}]
 
 
 def test_bench_snippet_says_the_gpu_figures_are_open_until_a_benchmark_ran_on_a_gpu(tmp_path):
@@ -343,7 +352,7 @@ def test_bench_snippet_says_the_gpu_figures_are_open_until_a_benchmark_ran_on_a_
 def test_a_benchmark_file_that_is_not_an_object_is_an_error_naming_it(tmp_path):
     (tmp_path / "list.json").write_text("[1, 2]")
 
-    with pytest.raises(ReportError, match=r"list\.json: holds a JSON list, not an object"):
+    with pytest.raises(ResultsError, match=r"list\.json: holds a JSON list, not an object"):
         bench_snippet(tmp_path)
 
 
@@ -383,9 +392,11 @@ def test_main_exits_2_naming_a_malformed_ontology_file(tmp_path, capsys):
 
 
 def test_git_commit_calls_code_changes_dirty_but_not_the_results_a_run_writes(git_repo):
-    repo = git_repo({name: "committed" for name in ("visent/model.py", "results/run.json", "book/_generated/table1.md")})
+    repo = git_repo(
+        {name: "committed" for name in ("visent/model/variants.py", "results/run.json", "book/_generated/table1.md")}
+    )
     (repo / "results" / "run.json").unlink()
     (repo / "book" / "_generated" / "table1.md").write_text("regenerated")
     assert git_commit(repo / "visent")["dirty"] is False
-    (repo / "visent" / "model.py").write_text("edited")
+    (repo / "visent" / "model" / "variants.py").write_text("edited")
     assert git_commit(repo / "visent")["dirty"] is True

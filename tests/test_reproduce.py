@@ -23,10 +23,32 @@ def _twitter(root, n=20):
 
 def test_reproduce_reruns_each_result_and_names_every_differing_metric(tmp_path, capsys):
     root = _twitter(tmp_path / "tw")
-    flags = ["--dataset", "twitter", "--data-root", str(root), "--variant", "gap", "--weights", "random",
-             "--preset", "cpu", "--iterations-per-epoch", "2", "--max-epochs", "2", "--batch-size", "4",
-             "--cache-dir", str(tmp_path / "c"), "--results-dir", str(tmp_path / "r"), "--checkpoint-dir",
-             str(tmp_path / "k"), "--quiet", "--no-index-cache"]
+    flags = [
+        "--dataset",
+        "twitter",
+        "--data-root",
+        str(root),
+        "--variant",
+        "gap",
+        "--weights",
+        "random",
+        "--preset",
+        "cpu",
+        "--iterations-per-epoch",
+        "2",
+        "--max-epochs",
+        "2",
+        "--batch-size",
+        "4",
+        "--cache-dir",
+        str(tmp_path / "c"),
+        "--results-dir",
+        str(tmp_path / "r"),
+        "--checkpoint-dir",
+        str(tmp_path / "k"),
+        "--quiet",
+        "--no-index-cache",
+    ]
     assert main(["train", *flags, "--cv-folds", "2"]) == 0
     assert main(["train", *flags, "--cv-folds", "2", "--cv-fold", "1"]) == 0
     doctored = tmp_path / "r" / "tw-five-cv2-f1-gap-s0.json"
@@ -37,21 +59,51 @@ def test_reproduce_reruns_each_result_and_names_every_differing_metric(tmp_path,
     code = main(["reproduce", "--results-dir", str(tmp_path / "r"), "--scratch", str(tmp_path / "s"), "--quiet"])
     out = capsys.readouterr().out
     assert code == 1
-    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:4]] for line in out.splitlines()
-            if line.startswith("| tw-")}
-    assert rows == {"tw-five-cv2-f0-gap-s0": ["identical", "–"], "tw-five-cv2-f1-gap-s0": ["differing", "test_accuracy"]}
+    rows = {
+        line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:4]]
+        for line in out.splitlines()
+        if line.startswith("| tw-")
+    }
+    assert rows == {
+        "tw-five-cv2-f0-gap-s0": ["identical", "–"],
+        "tw-five-cv2-f1-gap-s0": ["differing", "test_accuracy"],
+    }
     assert "2 runs: 1 identical, 1 differing, 0 skipped" in out
     assert sorted(p.name for p in (tmp_path / "s" / "results").glob("*.json")) == [
-        "tw-five-cv2-f0-gap-s0.json", "tw-five-cv2-f1-gap-s0.json"]
+        "tw-five-cv2-f0-gap-s0.json",
+        "tw-five-cv2-f1-gap-s0.json",
+    ]
     assert (tmp_path / "s" / "reproduce.md").read_text().count("identical") >= 1
 
 
 def test_reproduce_skips_runs_whose_data_is_absent_and_says_where(tmp_path, capsys):
     root = _twitter(tmp_path / "tw")
-    assert main(["train", "--dataset", "twitter", "--data-root", str(root), "--variant", "linear-probe",
-                 "--weights", "random", "--cv-folds", "2", "--cache-dir", str(tmp_path / "c"),
-                 "--results-dir", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "k"), "--quiet",
-                 "--no-index-cache"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "twitter",
+                "--data-root",
+                str(root),
+                "--variant",
+                "linear-probe",
+                "--weights",
+                "random",
+                "--cv-folds",
+                "2",
+                "--cache-dir",
+                str(tmp_path / "c"),
+                "--results-dir",
+                str(tmp_path / "r"),
+                "--checkpoint-dir",
+                str(tmp_path / "k"),
+                "--quiet",
+                "--no-index-cache",
+            ]
+        )
+        == 0
+    )
     (root / "images").rename(tmp_path / "elsewhere")
     root.rename(tmp_path / "gone")
     capsys.readouterr()

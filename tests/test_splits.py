@@ -58,7 +58,9 @@ def test_groups_too_small_for_a_val_or_test_image_take_turns():
 
 def test_groups_of_uneven_size_stay_within_one_image_of_their_share():
     samples = make_samples(
-        {"path": f"{g}/{i}.jpg", "label": g % 2, "anp": f"anp{g}"} for g, size in enumerate([7, 13, 25, 31, 4]) for i in range(size)
+        {"path": f"{g}/{i}.jpg", "label": g % 2, "anp": f"anp{g}"}
+        for g, size in enumerate([7, 13, 25, 31, 4])
+        for i in range(size)
     )
 
     splits = assign_splits(samples, seed=5)
@@ -137,7 +139,9 @@ def dataset_with_copies(tmp_path, make_tree) -> Dataset:
         shutil.copyfile(tmp_path / "a_n0" / "0.jpg", tmp_path / target)
     (tmp_path / "a_n5" / "1.jpg").write_bytes(b"x" * (tmp_path / "a_n5" / "0.jpg").stat().st_size)
     samples = make_samples(
-        {"path": f"a_n{g}/{i}.jpg", "label": g % 2, "attribute": f"a{g}", "anp": f"a_n{g}"} for g in range(10) for i in range(2)
+        {"path": f"a_n{g}/{i}.jpg", "label": g % 2, "attribute": f"a{g}", "anp": f"a_n{g}"}
+        for g in range(10)
+        for i in range(2)
     )
     return Dataset("copies", tmp_path, samples)
 
@@ -166,7 +170,11 @@ def test_undersampling_keeps_a_seeded_subset_of_the_larger_class():
 
     balanced, counts = balance(samples, seed=0)
 
-    assert counts == {"method": "undersample", "before": {"positive": 6, "negative": 3}, "after": {"positive": 3, "negative": 3}}
+    assert counts == {
+        "method": "undersample",
+        "before": {"positive": 6, "negative": 3},
+        "after": {"positive": 3, "negative": 3},
+    }
     assert set(balanced["path"]) >= {"6.jpg", "7.jpg", "8.jpg"}
     assert balanced["path"].is_unique
     assert balanced.equals(balance(samples, seed=0)[0])

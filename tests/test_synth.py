@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from visent.data.ontology import load_ontology
 from visent.data.synth import (
     DEFAULT_NOUNS,
     VSO_ADJECTIVE_SCORES,
@@ -20,7 +21,6 @@ from visent.data.synth import (
     SynthFolderError,
     generate,
 )
-from visent.ontology import load_ontology
 
 VSO_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "vso" / "3244ANPs.txt"
 
@@ -115,8 +115,9 @@ def test_same_config_gives_identical_bytes_and_another_seed_does_not(tmp_path: P
     config = SynthConfig(n_images=8, image_size=64, n_clutter=3, label_noise=0.25)
     generate(tmp_path / "a", config, progress=False)
     generate(tmp_path / "b", config, progress=False)
-    generate(tmp_path / "c", SynthConfig(n_images=8, image_size=64, n_clutter=3, label_noise=0.25, seed=1),
-             progress=False)
+    generate(
+        tmp_path / "c", SynthConfig(n_images=8, image_size=64, n_clutter=3, label_noise=0.25, seed=1), progress=False
+    )
     assert _hashes(tmp_path / "a") == _hashes(tmp_path / "b")
     assert _hashes(tmp_path / "a") != _hashes(tmp_path / "c")
 
@@ -139,8 +140,7 @@ def test_adjectives_take_turns_so_their_image_counts_differ_by_at_most_one(tmp_p
 
 
 def test_label_noise_files_that_fraction_under_the_opposite_polarity_and_lists_them(tmp_path: Path) -> None:
-    summary = generate(tmp_path, SynthConfig(n_images=40, image_size=64, n_clutter=0, label_noise=0.2),
-                       progress=False)
+    summary = generate(tmp_path, SynthConfig(n_images=40, image_size=64, n_clutter=0, label_noise=0.2), progress=False)
     noisy = _rows(tmp_path / "noise.csv")
     assert len(noisy) == summary["n_flipped"] == 8
     for row in noisy:

@@ -6,7 +6,7 @@ import torch
 
 from visent.config import RunConfig
 from visent.model import build_model
-from visent.train import TrainData, TrainingDiverged, epoch_batches, fit, load_checkpoint, predict
+from visent.training.train import Checkpoint, TrainData, TrainingDiverged, epoch_batches, fit, load_checkpoint, predict
 
 
 class ArrayCache:
@@ -14,6 +14,10 @@ class ArrayCache:
 
     def __init__(self, feats: np.ndarray) -> None:
         self.feats = feats
+
+    @property
+    def shape(self):
+        return self.feats.shape[1:]
 
     def regions(self, rows):
         return torch.from_numpy(self.feats[np.asarray(rows)])
@@ -35,9 +39,26 @@ def toy_data(n=240, dim=16, seed=0, local=True):
 
 
 def config(**kw):
-    base = dict(variant="attention-learned", preset="cpu", iterations_per_epoch=20, max_epochs=4, patience=10,
-                batch_size=16, lr=0.05, momentum=0.9, hidden_dim=16, device="cpu")
+    base = dict(
+        variant="attention-learned",
+        preset="cpu",
+        iterations_per_epoch=20,
+        max_epochs=4,
+        patience=10,
+        batch_size=16,
+        lr=0.05,
+        momentum=0.9,
+        hidden_dim=16,
+        device="cpu",
+    )
     return RunConfig.from_dict(base | kw)
+
+
+def train(model, data, cfg, checkpoint=None):
+    """``fit`` on the CPU with ``cfg``'s training section, saving to ``checkpoint`` when given."""
+    return fit(
+        model, data, cfg.training, torch.device("cpu"), checkpoint and Checkpoint(checkpoint, cfg), progress=False
+    )
 
 
 def test_epoch_batches_draw_each_train_row_once_per_pass():
@@ -53,7 +74,7 @@ def test_fit_learns_a_pattern_well_above_chance(variant, local):
     data = toy_data(local=local)
     torch.manual_seed(0)
     model = build_model(variant, region_dim=16, word_dim=4, hidden_dim=16)
-    out = fit(model, data, config(variant=variant), torch.device("cpu"), progress=False)
+    out = train(model, data, config(variant=variant))
     model.load_state_dict(out.best_state)
     probs, _ = predict(model, data, data.rows["test"], torch.device("cpu"))
     assert (probs.argmax(1) == data.labels[data.rows["test"]]).mean() >= 0.9
@@ -65,7 +86,7 @@ def test_same_config_gives_identical_history():
     for _ in range(2):
         torch.manual_seed(3)
         model = build_model("attention-learned", region_dim=16, word_dim=4, hidden_dim=16)
-        runs.append(fit(model, toy_data(), config(max_epochs=2), torch.device("cpu"), progress=False).history)
+        runs.append(train(model, toy_data(), config(max_epochs=2)).history)
     assert runs[0] == runs[1]
 
 
@@ -74,40 +95,40 @@ def test_resume_from_checkpoint_continues_exactly(tmp_path):
         torch.manual_seed(1)
         return build_model("attention-learned", region_dim=16, word_dim=4, hidden_dim=16)
 
-    straight = fit(fresh(), toy_data(), config(max_epochs=3), torch.device("cpu"), progress=False)
+    straight = train(fresh(), toy_data(), config(max_epochs=3))
     ckpt = tmp_path / "run.pt"
-    fit(fresh(), toy_data(), config(max_epochs=3), torch.device("cpu"), ckpt, progress=False)
+    train(fresh(), toy_data(), config(max_epochs=3), ckpt)
     state = load_checkpoint(ckpt)  # weights_only=True
     assert state["epoch"] == 2 and len(state["history"]) == 3
     # Simulate an interruption after epoch 2 by rewinding the checkpoint one epoch.
-    partial = fit(fresh(), toy_data(), config(max_epochs=2), torch.device("cpu"), tmp_path / "p.pt", progress=False)
+    partial = train(fresh(), toy_data(), config(max_epochs=2), tmp_path / "p.pt")
     assert partial.epochs == 2
     p = load_checkpoint(tmp_path / "p.pt")
     p["config"] = config(max_epochs=3).to_dict()
     torch.save(p, tmp_path / "p.pt")
-    resumed = fit(fresh(), toy_data(), config(max_epochs=3), torch.device("cpu"), tmp_path / "p.pt", progress=False)
+    resumed = train(fresh(), toy_data(), config(max_epochs=3), tmp_path / "p.pt")
     assert resumed.history == straight.history
 
 
 def test_a_checkpoint_saved_before_a_config_key_existed_resumes_with_its_default(tmp_path):
     torch.manual_seed(0)
     model = build_model("gap", region_dim=16, word_dim=4, hidden_dim=16)
-    fit(model, toy_data(), config(variant="gap", max_epochs=2), torch.device("cpu"), tmp_path / "c.pt", progress=False)
+    train(model, toy_data(), config(variant="gap", max_epochs=2), tmp_path / "c.pt")
     state = load_checkpoint(tmp_path / "c.pt")
     del state["config"]["index_cache"]  # as written by a version without the index cache
     torch.save(state, tmp_path / "c.pt")
-    out = fit(model, toy_data(), config(variant="gap", max_epochs=2), torch.device("cpu"), tmp_path / "c.pt", progress=False)
+    out = train(model, toy_data(), config(variant="gap", max_epochs=2), tmp_path / "c.pt")
     assert out.seconds == state["seconds"]  # nothing retrained: both epochs came from the checkpoint
 
 
 def test_a_checkpoint_with_a_key_this_version_does_not_know_is_not_resumed(tmp_path):
     torch.manual_seed(0)
     model = build_model("gap", region_dim=16, word_dim=4, hidden_dim=16)
-    fit(model, toy_data(), config(variant="gap", max_epochs=2), torch.device("cpu"), tmp_path / "c.pt", progress=False)
+    train(model, toy_data(), config(variant="gap", max_epochs=2), tmp_path / "c.pt")
     state = load_checkpoint(tmp_path / "c.pt")
     state["config"]["from_the_future"] = 1
     torch.save(state, tmp_path / "c.pt")
-    out = fit(model, toy_data(), config(variant="gap", max_epochs=2), torch.device("cpu"), tmp_path / "c.pt", progress=False)
+    out = train(model, toy_data(), config(variant="gap", max_epochs=2), tmp_path / "c.pt")
     assert out.seconds != state["seconds"]
 
 
@@ -117,7 +138,7 @@ def test_early_stopping_stops_after_patience_epochs_without_val_improvement():
     data.labels[data.rows["val"]] = rng.integers(0, 2, len(data.rows["val"]))  # val is noise
     torch.manual_seed(0)
     model = build_model("attention-learned", region_dim=16, word_dim=4, hidden_dim=16)
-    out = fit(model, data, config(max_epochs=30, patience=2, lr=0.2), torch.device("cpu"), progress=False)
+    out = train(model, data, config(max_epochs=30, patience=2, lr=0.2))
     assert out.stopped == "early-stopping"
     assert out.epochs == out.best_epoch + 2
 
@@ -127,18 +148,42 @@ def test_nan_loss_stops_with_a_message_naming_the_lr():
     data.cache.feats[:] = np.float16("nan")
     model = build_model("gap", region_dim=16, word_dim=4, hidden_dim=16)
     with pytest.raises(TrainingDiverged, match=r"epoch 1, iteration 1 \(lr=0.05\)"):
-        fit(model, data, config(variant="gap"), torch.device("cpu"), progress=False)
+        train(model, data, config(variant="gap"))
 
 
 def test_a_checkpoint_of_other_data_is_not_resumed(tmp_path):
     torch.manual_seed(0)
     model = build_model("gap", region_dim=16, word_dim=4, hidden_dim=16)
-    fit(model, toy_data(seed=0), config(variant="gap", max_epochs=2), torch.device("cpu"), tmp_path / "c.pt", progress=False)
+    train(model, toy_data(seed=0), config(variant="gap", max_epochs=2), tmp_path / "c.pt")
     torch.manual_seed(0)
     model = build_model("gap", region_dim=16, word_dim=4, hidden_dim=16)
     other = toy_data(n=200, seed=1)  # other rows and labels: another identity
-    out = fit(model, other, config(variant="gap", max_epochs=2), torch.device("cpu"), tmp_path / "c.pt", progress=False)
+    out = train(model, other, config(variant="gap", max_epochs=2), tmp_path / "c.pt")
     torch.manual_seed(0)
     model = build_model("gap", region_dim=16, word_dim=4, hidden_dim=16)
-    fresh = fit(model, toy_data(n=200, seed=1), config(variant="gap", max_epochs=2), torch.device("cpu"), progress=False)
+    fresh = train(model, toy_data(n=200, seed=1), config(variant="gap", max_epochs=2))
     assert out.history == fresh.history
+
+
+def test_a_checkpoint_resumes_when_only_output_folders_and_workers_change(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("gap", region_dim=16, word_dim=4, hidden_dim=16)
+    first = train(model, toy_data(), config(variant="gap", max_epochs=2), tmp_path / "c.pt")
+    moved = config(
+        variant="gap",
+        max_epochs=2,
+        results_dir=str(tmp_path / "elsewhere"),
+        num_workers=3,
+        cache_dir=str(tmp_path / "cache"),
+        checkpoint_dir=str(tmp_path / "ckpt"),
+    )
+    out = train(model, toy_data(), moved, tmp_path / "c.pt")
+    assert out.seconds == first.seconds  # both epochs came from the checkpoint: nothing retrained
+
+
+def test_a_checkpoint_of_another_learning_rate_is_not_resumed(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("gap", region_dim=16, word_dim=4, hidden_dim=16)
+    first = train(model, toy_data(), config(variant="gap", max_epochs=2), tmp_path / "c.pt")
+    out = train(model, toy_data(), config(variant="gap", max_epochs=2, lr=0.01), tmp_path / "c.pt")
+    assert out.seconds != first.seconds and out.history != first.history

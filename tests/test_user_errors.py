@@ -14,6 +14,7 @@ from visent import pipeline
 from visent.cli import _print_result, main
 from visent.config import ConfigError, RunConfig
 from visent.data.table import DataReport
+from visent.model import build_model
 
 
 def _cli(capsys, *argv):
@@ -30,10 +31,13 @@ def _files(folder: Path) -> list[Path]:
 
 # 1. A result file is reused only for the configuration that wrote it.
 
+
 def _saved(tmp_path: Path, config: RunConfig) -> Path:
     path = Path(config.results_dir) / f"{config.run_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"run_id": config.run_id, "config": config.to_dict(), "metrics": {"test_accuracy": 0.5}}))
+    path.write_text(
+        json.dumps({"run_id": config.run_id, "config": config.to_dict(), "metrics": {"test_accuracy": 0.5}})
+    )
     return path
 
 
@@ -72,6 +76,7 @@ def test_output_folders_and_worker_counts_reuse_the_result(tmp_path, fake_run):
 
 # 2. Paths that are the wrong kind of thing.
 
+
 def test_a_data_root_that_is_a_file_is_named(tmp_path, capsys):
     (tmp_path / "data.txt").write_text("x")
     code, err = _cli(capsys, "train", "--data-root", str(tmp_path / "data.txt"), "--results-dir", str(tmp_path / "r"))
@@ -101,7 +106,7 @@ def test_a_foreign_torch_file_is_not_taken_for_a_checkpoint(tmp_path, capsys):
 
 
 def test_a_garbage_detector_is_named(tmp_path):
-    from visent.detector import AttributeDetector
+    from visent.model.detector import AttributeDetector
 
     (tmp_path / "det.pt").write_bytes(b"garbage, not a zip")
     with pytest.raises(ValueError, match="det.pt is not an attribute detector saved by visent"):
@@ -110,40 +115,78 @@ def test_a_garbage_detector_is_named(tmp_path):
 
 def test_a_missing_detector_is_refused_before_any_work(tmp_path, capsys):
     (tmp_path / "twitter").mkdir()
-    code, err = _cli(capsys, "train", "--dataset", "twitter", "--variant", "attention-predicted", "--data-root",
-                     str(tmp_path / "twitter"), "--detector", str(tmp_path / "nope.pt"))
+    code, err = _cli(
+        capsys,
+        "train",
+        "--dataset",
+        "twitter",
+        "--variant",
+        "attention-predicted",
+        "--data-root",
+        str(tmp_path / "twitter"),
+        "--detector",
+        str(tmp_path / "nope.pt"),
+    )
     assert code == 2 and f"detector {tmp_path / 'nope.pt'}: no such file" in err
 
 
 # 3. A dataset with nothing usable left.
 
+
 def test_a_manifest_whose_rows_are_all_bad_says_so(tmp_path, capsys):
     (tmp_path / "m.csv").write_text("path,label\nmissing.jpg,1\nalso.jpg,maybe\n")
-    code, err = _cli(capsys, "train", "--dataset", "manifest", "--data-root", str(tmp_path / "m.csv"), "--variant", "gap",
-                     "--results-dir", str(tmp_path / "r"), "--no-index-cache")
+    code, err = _cli(
+        capsys,
+        "train",
+        "--dataset",
+        "manifest",
+        "--data-root",
+        str(tmp_path / "m.csv"),
+        "--variant",
+        "gap",
+        "--results-dir",
+        str(tmp_path / "r"),
+        "--no-index-cache",
+    )
     assert code == 2 and "no usable image for the 'manifest' layout" in err
     assert "listed image missing" in err and "malformed row" in err and not (tmp_path / "r").exists()
 
 
 def test_a_folders_tree_without_polarity_folders_says_so(tmp_path, capsys, make_tree):
     make_tree(tmp_path / "tree", {"cats": ["a.jpg"], "dogs": ["b.jpg"]})
-    code, err = _cli(capsys, "train", "--dataset", "folders", "--data-root", str(tmp_path / "tree"), "--variant", "gap",
-                     "--no-index-cache")
+    code, err = _cli(
+        capsys,
+        "train",
+        "--dataset",
+        "folders",
+        "--data-root",
+        str(tmp_path / "tree"),
+        "--variant",
+        "gap",
+        "--no-index-cache",
+    )
     assert code == 2 and "no usable image for the 'folders' layout" in err and "unknown class folder" in err
 
 
 # 4. visent run names skipped inputs, as visent train does.
 
+
 def test_the_printed_result_says_how_many_inputs_were_skipped(capsys):
     report = DataReport()
     report.add("a.jpg", "unreadable image", "truncated")
     report.add("b.jpg", "unreadable image", "empty file")
-    _print_result({"run_id": "r", "metrics": {"test_accuracy": 0.5, "test_balanced_accuracy": 0.5},
-                   "dataset": {"report": report.to_dict()}})
+    _print_result(
+        {
+            "run_id": "r",
+            "metrics": {"test_accuracy": 0.5, "test_balanced_accuracy": 0.5},
+            "dataset": {"report": report.to_dict()},
+        }
+    )
     assert "data report: 2 inputs skipped or noted (2 unreadable image)" in capsys.readouterr().out
 
 
 # 5. Run ids stay inside their folders.
+
 
 @pytest.mark.parametrize("run_id", ["../../x", "a/b", ".hidden", ""])
 def test_a_run_id_that_is_not_a_plain_file_name_is_refused(run_id):
@@ -153,33 +196,57 @@ def test_a_run_id_that_is_not_a_plain_file_name_is_refused(run_id):
 
 # 6. --regions where no layout reads it.
 
+
 @pytest.mark.parametrize("layout", ["twitter", "folders", "synthetic"])
 def test_regions_for_a_layout_that_does_not_read_them_is_refused(layout):
-    with pytest.raises(ConfigError, match=f"applies to the vso and manifest layouts, not '{layout}'"):
+    with pytest.raises(ConfigError, match=f"applies to the manifest and vso layouts, not '{layout}'"):
         RunConfig.from_dict({"dataset": layout, "variant": "gap", "regions": "/no/such.csv"})
 
 
 def test_a_regions_file_that_does_not_exist_is_named(tmp_path, capsys):
     (tmp_path / "m.csv").write_text("path,label\n")
-    code, err = _cli(capsys, "train", "--dataset", "manifest", "--data-root", str(tmp_path / "m.csv"),
-                     "--regions", str(tmp_path / "boxes.csv"))
+    code, err = _cli(
+        capsys,
+        "train",
+        "--dataset",
+        "manifest",
+        "--data-root",
+        str(tmp_path / "m.csv"),
+        "--regions",
+        str(tmp_path / "boxes.csv"),
+    )
     assert code == 2 and f"regions {tmp_path / 'boxes.csv'}: no such file" in err
 
 
 # 7. Duplicates and images of unknown ANPs are named; reasons group.
 
+
 def test_duplicate_files_and_images_of_an_unknown_anp_are_named_one_by_one(tmp_path, make_tree, vso_ontology):
-    root = make_tree(tmp_path / "vso", {"beautiful_flower": [f"b{i}.jpg" for i in range(10)],
-                                        "sad_face": [f"s{i}.jpg" for i in range(10)],
-                                        "purple_unicorn": ["x.jpg", "y.jpg"]})
+    root = make_tree(
+        tmp_path / "vso",
+        {
+            "beautiful_flower": [f"b{i}.jpg" for i in range(10)],
+            "sad_face": [f"s{i}.jpg" for i in range(10)],
+            "purple_unicorn": ["x.jpg", "y.jpg"],
+        },
+    )
     (root / "sad_face" / "copy.jpg").write_bytes((root / "beautiful_flower" / "b0.jpg").read_bytes())
-    config = RunConfig.from_dict({"dataset": "vso", "data_root": str(root), "ontology": str(vso_ontology),
-                                  "index_cache": False, "variant": "gap"})
+    config = RunConfig.from_dict(
+        {
+            "dataset": "vso",
+            "data_root": str(root),
+            "ontology": str(vso_ontology),
+            "index_cache": False,
+            "variant": "gap",
+        }
+    )
     dataset = pipeline.load_data(config)
     problems = {(p.path, p.reason) for p in dataset.report.problems}
     assert ("sad_face/copy.jpg", "duplicate file") in problems
-    assert {("purple_unicorn/x.jpg", "image of an ANP not in ontology"),
-            ("purple_unicorn/y.jpg", "image of an ANP not in ontology")} <= problems
+    assert {
+        ("purple_unicorn/x.jpg", "image of an ANP not in ontology"),
+        ("purple_unicorn/y.jpg", "image of an ANP not in ontology"),
+    } <= problems
     assert dataset.report.counts()["image of an ANP not in ontology"] == 2
 
 
@@ -192,8 +259,9 @@ def test_report_reasons_are_categories_and_the_specifics_are_details():
 
 # 8. The detector is written atomically; timing after a resume.
 
+
 def test_the_detector_is_saved_through_atomic_write(tmp_path, monkeypatch):
-    from visent import detector
+    from visent.model import detector
 
     written = []
     monkeypatch.setattr(detector, "atomic_write", lambda path, write: written.append(path))
@@ -203,12 +271,13 @@ def test_the_detector_is_saved_through_atomic_write(tmp_path, monkeypatch):
 
 
 def test_a_resumed_fit_reports_the_seconds_trained_before_the_resume(tmp_path, monkeypatch):
-    from visent import train
     from tests.test_probe import _toy
+    from visent.training import train
 
     data = _toy(n=120)
-    config = RunConfig.from_dict({"variant": "gap", "iterations_per_epoch": 2, "max_epochs": 3, "patience": 5,
-                                  "batch_size": 8, "hidden_dim": 8})
+    config = RunConfig.from_dict(
+        {"variant": "gap", "iterations_per_epoch": 2, "max_epochs": 3, "patience": 5, "batch_size": 8, "hidden_dim": 8}
+    )
     real = train._val_loss
     epochs = []
 
@@ -219,24 +288,44 @@ def test_a_resumed_fit_reports_the_seconds_trained_before_the_resume(tmp_path, m
         return real(*args)
 
     monkeypatch.setattr(train, "_val_loss", crash_on_second)
-    model = pipeline.build_model("gap", region_dim=6, hidden_dim=8)
+    model = build_model("gap", region_dim=6, hidden_dim=8)
     with pytest.raises(KeyboardInterrupt):
-        train.fit(model, data, config, torch.device("cpu"), tmp_path / "c.pt", progress=False)
+        train.fit(
+            model,
+            data,
+            config.training,
+            torch.device("cpu"),
+            train.Checkpoint(tmp_path / "c.pt", config),
+            progress=False,
+        )
     monkeypatch.setattr(train, "_val_loss", real)
-    outcome = train.fit(pipeline.build_model("gap", region_dim=6, hidden_dim=8), data, config, torch.device("cpu"),
-                        tmp_path / "c.pt", progress=False)
+    outcome = train.fit(
+        build_model("gap", region_dim=6, hidden_dim=8),
+        data,
+        config.training,
+        torch.device("cpu"),
+        train.Checkpoint(tmp_path / "c.pt", config),
+        progress=False,
+    )
     assert outcome.epochs == 3 and 0 < outcome.resumed_seconds < outcome.seconds
 
 
 # 9. Splits a user gives.
+
 
 def _manifest(tmp_path, make_tree, splits):
     names = [f"{i}.jpg" for i in range(len(splits))]
     make_tree(tmp_path / "img", {"x": names})
     rows = "".join(f"x/{n},{i % 2},{s}\n" for i, (n, s) in enumerate(zip(names, splits)))
     (tmp_path / "img" / "manifest.csv").write_text("path,label,split\n" + rows)
-    return RunConfig.from_dict({"dataset": "manifest", "data_root": str(tmp_path / "img" / "manifest.csv"),
-                                "variant": "gap", "index_cache": False})
+    return RunConfig.from_dict(
+        {
+            "dataset": "manifest",
+            "data_root": str(tmp_path / "img" / "manifest.csv"),
+            "variant": "gap",
+            "index_cache": False,
+        }
+    )
 
 
 def test_train_and_test_without_val_carves_val_from_train_and_says_so(tmp_path, make_tree):
@@ -284,7 +373,10 @@ def test_every_bad_input_of_the_data_chapter_names_a_test_that_exists():
     chapter = (root / "book" / "data.md").read_text()
     section = chapter.split("## What happens to bad inputs", 1)[1].split("\n## ", 1)[0]
     named = re.findall(r"^\|[^|]+\|[^|]+\| `(test_\w+)` \|$", section, flags=re.MULTILINE)
-    defined = set(re.findall(r"^def (test_\w+)", "\n".join(p.read_text() for p in (root / "tests").glob("test_*.py")),
-                             flags=re.MULTILINE))
+    defined = set(
+        re.findall(
+            r"^def (test_\w+)", "\n".join(p.read_text() for p in (root / "tests").glob("test_*.py")), flags=re.MULTILINE
+        )
+    )
     assert len(named) >= 19
     assert [t for t in named if t not in defined] == []

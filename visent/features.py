@@ -3,7 +3,8 @@
 Layout of one cache folder (``<cache_dir>/<dataset fingerprint>-<weights id>/``)::
 
     manifest.json                     written last: the cache is complete when it exists
-    shard-00000000-00001024.npy       (n, 196, 512) float16, one row per dataset row
+    shard-00000000-00001024.npy       (n, N, C) float16, one row per dataset row: N regions of
+                                      C channels (196 x 512 at 224 px), as the manifest's shape
     shard-00000000-00001024.json      the shard's owner (fingerprint, weights, rows, size) and
                                       the images of its rows that could not be read
 
@@ -20,24 +21,42 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset as TorchDataset
+from torch.utils.data import DataLoader
+from torch.utils.data import Dataset as TorchDataset
 from tqdm import tqdm
 
 from visent import distributed
 from visent.atomic import atomic_write
-from visent.backbone import VGG16Conv53, Weights, get_weights, to_regions
+from visent.backbone import VGG16Conv53, Weights, get_weights, output_shape, to_regions
 from visent.data.augment import augment_image
 from visent.data.images import ImageError, load_image
 from visent.data.table import Dataset
 
 FORMAT_VERSION = 1
-REGIONS, CHANNELS = 196, 512
 DEFAULT_SHARD_SIZE = 1024
+
+
+class RegionCache(Protocol):
+    """What training and evaluation read: a finished cache, several as one, or a view of one."""
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def shape(self) -> tuple[int, int]: ...
+
+    @property
+    def failed(self) -> dict[int, str]: ...
+
+    def __len__(self) -> int: ...
+
+    def regions(self, rows: np.ndarray) -> torch.Tensor: ...
 
 
 class CacheError(RuntimeError):
@@ -50,9 +69,7 @@ class _ImageRows(TorchDataset):
     def __init__(self, dataset: Dataset, rows: np.ndarray, weights: Weights, augment_seed: int) -> None:
         self.root = Path(dataset.root)
         self.paths = dataset.samples["path"].to_numpy()
-        self.augment = (
-            dataset.samples["augment"].to_numpy() if "augment" in dataset.samples else None
-        )
+        self.augment = dataset.samples["augment"].to_numpy() if "augment" in dataset.samples else None
         self.rows = rows
         self.transform = weights.transform
         self.augment_seed = augment_seed
@@ -73,10 +90,13 @@ class _ImageRows(TorchDataset):
 
 @dataclass
 class FeatureCache:
-    """Read access to a finished cache: ``regions(rows)`` gathers ``(n, 196, 512)`` float16."""
+    """Read access to a finished cache: ``regions(rows)`` gathers ``(n, N, C)`` float16."""
 
     root: Path
     manifest: dict
+    _files: list[Path] = field(default_factory=list, repr=False)
+    _offsets: list[int] = field(default_factory=list, repr=False)  # .npy header sizes
+    _starts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
 
     @classmethod
     def open(cls, root: str | Path) -> FeatureCache:
@@ -86,15 +106,22 @@ class FeatureCache:
             raise CacheError(f"{root} is not a finished feature cache (no manifest.json); run `visent extract`")
         manifest = json.loads(path.read_text())
         if manifest.get("format_version") != FORMAT_VERSION:
-            raise CacheError(f"{path}: cache format {manifest.get('format_version')} is not {FORMAT_VERSION}; delete the folder and extract again")
-        cache = cls(root, manifest)
-        cache._files = [root / s["file"] for s in manifest["shards"]]
-        cache._offsets = [np.load(f, mmap_mode="r").offset for f in cache._files]  # .npy header size
-        cache._starts = np.array([s["start"] for s in manifest["shards"]], dtype=np.int64)
-        return cache
+            raise CacheError(
+                f"{path}: cache format {manifest.get('format_version')} is not {FORMAT_VERSION};"
+                " delete the folder and extract again"
+            )
+        files = [root / s["file"] for s in manifest["shards"]]
+        offsets = [np.load(f, mmap_mode="r").offset for f in files]
+        return cls(root, manifest, files, offsets, np.array([s["start"] for s in manifest["shards"]], dtype=np.int64))
 
     def __len__(self) -> int:
         return int(self.manifest["n_samples"])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(N, C)``: regions per image and channels per region."""
+        regions, channels = self.manifest["shape"]
+        return int(regions), int(channels)
 
     @property
     def failed(self) -> dict[int, str]:
@@ -102,14 +129,14 @@ class FeatureCache:
         return {int(f["row"]): f["reason"] for f in self.manifest["failed"]}
 
     def regions(self, rows: np.ndarray) -> torch.Tensor:
-        """Region features of dataset ``rows``: ``(len(rows), 196, 512)`` float16.
+        """Region features of dataset ``rows``: ``(len(rows), N, C)`` float16.
 
         Rows are read with positioned reads rather than through a memory map: mapped pages count
         towards the process's resident memory, which then grows with the dataset (measured: 2.9x
         from 1k to 10k samples), while reads go through the page cache and keep it flat."""
         rows = np.asarray(rows, dtype=np.int64)
-        out = np.empty((len(rows), REGIONS, CHANNELS), dtype=np.float16)
-        row_bytes = REGIONS * CHANNELS * 2
+        out = np.empty((len(rows), *self.shape), dtype=np.float16)
+        row_bytes = out[0].nbytes if len(out) else 0
         shard_of = np.searchsorted(self._starts, rows, side="right") - 1
         for s in np.unique(shard_of):
             pick = np.nonzero(shard_of == s)[0]
@@ -130,7 +157,7 @@ class ConcatCache:
     """Several caches seen as one: rows of the second follow those of the first (the training
     set's augmented images live in their own cache, so the base cache is shared by all runs)."""
 
-    parts: list[FeatureCache]
+    parts: list[RegionCache]
 
     def __post_init__(self) -> None:
         self._starts = np.cumsum([0] + [len(p) for p in self.parts])
@@ -139,16 +166,22 @@ class ConcatCache:
     def root(self) -> Path:
         return self.parts[0].root
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.parts[0].shape
+
     def __len__(self) -> int:
         return int(self._starts[-1])
 
     @property
     def failed(self) -> dict[int, str]:
-        return {row + int(start): why for part, start in zip(self.parts, self._starts) for row, why in part.failed.items()}
+        return {
+            row + int(start): why for part, start in zip(self.parts, self._starts) for row, why in part.failed.items()
+        }
 
     def regions(self, rows: np.ndarray) -> torch.Tensor:
         rows = np.asarray(rows, dtype=np.int64)
-        out = torch.empty((len(rows), REGIONS, CHANNELS), dtype=torch.float16)
+        out = torch.empty((len(rows), *self.shape), dtype=torch.float16)
         part_of = np.searchsorted(self._starts, rows, side="right") - 1
         for k in np.unique(part_of):
             pick = np.nonzero(part_of == k)[0]
@@ -171,6 +204,10 @@ class RowView:
     @property
     def manifest(self) -> dict:
         return self.base.manifest
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.base.shape
 
     def __len__(self) -> int:
         return len(self.index)
@@ -209,7 +246,7 @@ def _shard_name(start: int, stop: int) -> str:
     return f"shard-{start:08d}-{stop:08d}"
 
 
-def _valid_shard(folder: Path, name: str, owner: dict) -> tuple[bool, str]:
+def _valid_shard(folder: Path, name: str, owner: dict, shape: tuple[int, int]) -> tuple[bool, str]:
     npy, side = folder / f"{name}.npy", folder / f"{name}.json"
     if not npy.exists() or not side.exists():
         return False, "missing"
@@ -218,7 +255,7 @@ def _valid_shard(folder: Path, name: str, owner: dict) -> tuple[bool, str]:
         if {k: meta.get(k) for k in owner} != owner:
             return False, "belongs to another dataset or weights"
         arr = np.load(npy, mmap_mode="r")
-        expected = (owner["stop"] - owner["start"], REGIONS, CHANNELS)
+        expected = (owner["stop"] - owner["start"], *shape)
         if arr.shape != expected or arr.dtype != np.float16:
             return False, f"shape {arr.shape} {arr.dtype}, expected {expected} float16"
         if npy.stat().st_size != meta.get("bytes"):
@@ -250,6 +287,7 @@ def extract_features(
     weights = get_weights(weights) if isinstance(weights, str) else weights
     ident = {"dataset_fingerprint": features_fingerprint(dataset), "weights": weights.id}
     folder = cache_folder(cache_dir, ident["dataset_fingerprint"], weights)
+    shape = output_shape(weights.transform.size)[:2]  # (N, C)
     if (folder / "manifest.json").exists():
         cache = FeatureCache.open(folder)
         if cache.manifest["dataset_fingerprint"] == ident["dataset_fingerprint"]:
@@ -261,7 +299,7 @@ def extract_features(
     for k, (start, stop) in enumerate(bounds):
         if k % ctx.world_size != ctx.rank:
             continue
-        ok, why = _valid_shard(folder, _shard_name(start, stop), ident | {"start": start, "stop": stop})
+        ok, why = _valid_shard(folder, _shard_name(start, stop), ident | {"start": start, "stop": stop}, shape)
         if not ok:
             if why != "missing":
                 dataset.report.add(str(folder / _shard_name(start, stop)), "cache shard recomputed", why)
@@ -279,12 +317,13 @@ def extract_features(
             num_workers=num_workers,
             pin_memory=dev.type == "cuda",
         )
-        bar = tqdm(total=len(rows), desc=f"extract conv5_3 ({weights.id})", unit="img",
-                   disable=not progress or not ctx.is_main)
+        bar = tqdm(
+            total=len(rows), desc=f"extract conv5_3 ({weights.id})", unit="img", disable=not progress or not ctx.is_main
+        )
         pending: dict[tuple[int, int], dict] = {}
         for start, stop in todo:
             pending[(start, stop)] = {
-                "feats": np.zeros((stop - start, REGIONS, CHANNELS), dtype=np.float16),
+                "feats": np.zeros((stop - start, *shape), dtype=np.float16),
                 "failed": [],
                 "left": stop - start,
             }
@@ -295,8 +334,8 @@ def extract_features(
                 if dev.type == "cuda":
                     x = x.contiguous(memory_format=torch.channels_last)
                 with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                    fmap = trunk(x)  # (B, 512, 14, 14)
-                feats = to_regions(fmap.float()).to(torch.float16).cpu().numpy()  # (B, 196, 512)
+                    fmap = trunk(x)  # (B, C, H/16, W/16)
+                feats = to_regions(fmap.float()).to(torch.float16).cpu().numpy()  # (B, N, C)
                 for row, f, reason in zip(batch_rows.tolist(), feats, reasons):
                     key = next(k for k in pending if k[0] <= row < k[1])
                     entry = pending[key]
@@ -315,12 +354,18 @@ def extract_features(
 
     distributed.barrier()
     if ctx.is_main:
-        write_manifest(folder, ident, bounds, {
-            "dataset": dataset.name,
-            "weights": weights.describe(),
-            "transform": weights.transform.describe(),
-            "image_size": list(weights.transform.size),
-        })
+        write_manifest(
+            folder,
+            ident,
+            bounds,
+            shape,
+            {
+                "dataset": dataset.name,
+                "weights": weights.describe(),
+                "transform": weights.transform.describe(),
+                "image_size": list(weights.transform.size),
+            },
+        )
     distributed.barrier()
     return FeatureCache.open(folder)
 
@@ -333,12 +378,14 @@ def _write_shard(folder: Path, ident: dict, key: tuple[int, int], feats: np.ndar
     atomic_write(folder / f"{name}.json", lambda fh: fh.write(json.dumps(side).encode()))
 
 
-def write_manifest(folder: Path, ident: dict, bounds: list[tuple[int, int]], about: dict) -> FeatureCache:
+def write_manifest(
+    folder: Path, ident: dict, bounds: list[tuple[int, int]], shape: tuple[int, int], about: dict
+) -> FeatureCache:
     """Check every shard and write ``manifest.json``, which marks the cache finished."""
     shards, failed = [], []
     for start, stop in bounds:
         name = _shard_name(start, stop)
-        ok, why = _valid_shard(folder, name, ident | {"start": start, "stop": stop})
+        ok, why = _valid_shard(folder, name, ident | {"start": start, "stop": stop}, shape)
         if not ok:
             raise CacheError(f"{folder / name}.npy is {why}; run `visent extract` again to recompute it")
         failed += json.loads((folder / f"{name}.json").read_text())["failed"]
@@ -348,7 +395,7 @@ def write_manifest(folder: Path, ident: dict, bounds: list[tuple[int, int]], abo
         **ident,
         "n_samples": bounds[-1][1] if bounds else 0,
         **about,
-        "shape": [REGIONS, CHANNELS],
+        "shape": list(shape),
         "dtype": "float16",
         "shards": shards,
         "failed": failed,
@@ -360,16 +407,19 @@ def write_manifest(folder: Path, ident: dict, bounds: list[tuple[int, int]], abo
 def write_array_cache(
     folder: str | Path, chunks, n_samples: int, ident: dict, shard_size: int = DEFAULT_SHARD_SIZE
 ) -> FeatureCache:
-    """A cache from precomputed region arrays (``chunks`` yields ``(n, 196, 512)`` blocks in row
+    """A cache from precomputed region arrays (``chunks`` yields ``(n, N, C)`` blocks in row
     order), for features computed elsewhere and for benchmarks that must not run the backbone."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     bounds = [(s, min(s + shard_size, n_samples)) for s in range(0, n_samples, shard_size)]
-    buffer = np.zeros((0, REGIONS, CHANNELS), np.float16)
     it = iter(chunks)
+    buffer = np.asarray(next(it), dtype=np.float16)  # (n, N, C): the first block sets the shape
+    shape = buffer.shape[1:]
     for start, stop in bounds:
         while len(buffer) < stop - start:
             buffer = np.concatenate([buffer, np.asarray(next(it), dtype=np.float16)])
         _write_shard(folder, ident, (start, stop), buffer[: stop - start], [])
         buffer = buffer[stop - start :]
-    return write_manifest(folder, ident, bounds, {"dataset": ident.get("dataset_fingerprint"), "source": "arrays"})
+    return write_manifest(
+        folder, ident, bounds, shape, {"dataset": ident.get("dataset_fingerprint"), "source": "arrays"}
+    )

@@ -36,11 +36,10 @@ def differing_metrics(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]
 
 def committed_runs(results_dir: str | Path, match: str = "*") -> list[dict[str, Any]]:
     """The run results under ``results_dir`` (summaries and benchmarks left out) whose run id matches."""
-    from visent.report import load_run_results
+    from visent.reporting.results import load_results
 
     return [
-        r for r in load_run_results(results_dir)
-        if r.get("kind") != "cv-summary" and fnmatch.fnmatch(r["run_id"], match)
+        r for r in load_results(results_dir) if r.get("kind") != "cv-summary" and fnmatch.fnmatch(r["run_id"], match)
     ]
 
 
@@ -52,8 +51,14 @@ def rerun_config(saved: dict[str, Any], scratch: Path, fresh_cache: bool) -> Run
     return RunConfig.from_dict(saved | moved)
 
 
-def reproduce(results_dir: str | Path, scratch: str | Path, match: str = "*", fresh_cache: bool = False,
-              progress: bool = True, log=print) -> list[Reproduction]:
+def reproduce(
+    results_dir: str | Path,
+    scratch: str | Path,
+    match: str = "*",
+    fresh_cache: bool = False,
+    progress: bool = True,
+    log=print,
+) -> list[Reproduction]:
     """Rerun each committed run matching ``match`` from scratch; compare its metrics."""
     from visent.pipeline import run
 
@@ -72,7 +77,9 @@ def reproduce(results_dir: str | Path, scratch: str | Path, match: str = "*", fr
         fresh = run(config, progress)
         differing = differing_metrics(fresh["metrics"], committed["metrics"])
         out.append(Reproduction(config.run_id, "differing" if differing else "identical", differing))
-        log(f"[{k}/{len(runs)}] {config.run_id}: {out[-1].status}" + (f" ({', '.join(differing)})" if differing else ""))
+        log(
+            f"[{k}/{len(runs)}] {config.run_id}: {out[-1].status}" + (f" ({', '.join(differing)})" if differing else "")
+        )
     return out
 
 
@@ -80,9 +87,16 @@ def summary_table(reproductions: list[Reproduction]) -> str:
     """A markdown table of every run and its status, then the count per status."""
     import pandas as pd
 
-    frame = pd.DataFrame([
-        {"run": r.run_id, "status": r.status, "differing metrics": ", ".join(r.differing) or "–", "note": r.note or "–"}
-        for r in reproductions
-    ])
+    frame = pd.DataFrame(
+        [
+            {
+                "run": r.run_id,
+                "status": r.status,
+                "differing metrics": ", ".join(r.differing) or "–",
+                "note": r.note or "–",
+            }
+            for r in reproductions
+        ]
+    )
     counts = ", ".join(f"{sum(r.status == s for r in reproductions)} {s}" for s in STATUSES)
     return f"{frame.to_markdown(index=False)}\n\n{len(reproductions)} runs: {counts}"

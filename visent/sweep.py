@@ -30,14 +30,14 @@ import itertools
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
 
-from visent.config import ConfigError, RunConfig
+from visent.config import ConfigError, RunConfig, config_keys
 
 __all__ = [
     "DEFAULT_NOTEBOOK",
@@ -59,7 +59,7 @@ TOP_LEVEL_KEYS = ("description", "notebook", "runs_dir", "results_dir", "grid", 
 OVERRIDES_PARAMETER = "config_overrides"
 # Set by the sweep for every run; the sweep file sets results_dir at its top level.
 SWEEP_SET = ("run_id", "results_dir")
-RUN_FIELDS = frozenset(f.name for f in fields(RunConfig))
+RUN_FIELDS = frozenset(config_keys())
 _PAPERMILL_HINT = "visent sweep runs notebooks with papermill: pip install -e '.[book]'"
 
 
@@ -190,7 +190,9 @@ def _point(
         if not isinstance(key, str):
             raise SweepError(f"{where}: parameter names are strings, got {key!r}")
         if key in SWEEP_SET or key == OVERRIDES_PARAMETER:
-            raise SweepError(f"{where}: {key!r} is set by the sweep itself; remove it (results_dir goes at the top level)")
+            raise SweepError(
+                f"{where}: {key!r} is set by the sweep itself; remove it (results_dir goes at the top level)"
+            )
         if key not in known:
             raise _unknown_key(key, defaults, where, notebook)
         if key in defaults:
@@ -215,7 +217,10 @@ def _point(
         try:
             formatted = run_id.format(**{**settings, **config.to_dict()})
         except (KeyError, IndexError, ValueError) as err:
-            raise SweepError(f"{where}: run_id template {run_id!r} cannot be filled ({err!r}); use {{field}} names of the run's config") from None
+            raise SweepError(
+                f"{where}: run_id template {run_id!r} cannot be filled ({err!r});"
+                " use {field} names of the run's config"
+            ) from None
         try:  # RunConfig checks that the run id is a plain file name
             config = RunConfig.from_dict({**config.to_dict(), "run_id": formatted})
         except ConfigError as err:
@@ -263,7 +268,9 @@ def load_sweep(
     run_id = params.pop("run_id", None)
     grid = dict(spec.get("grid") or {})
     if "run_id" in grid:
-        raise SweepError(f"{path}: run_id cannot vary in the grid; give a template under `params:`, e.g. \"{{variant}}-s{{seed}}\"")
+        raise SweepError(
+            f'{path}: run_id cannot vary in the grid; give a template under `params:`, e.g. "{{variant}}-s{{seed}}"'
+        )
     overlap = sorted(set(grid) & set(params))
     if overlap:
         raise SweepError(f"{path}: {overlap} are both in `grid:` and `params:`; keep each key in one place")
@@ -296,13 +303,12 @@ def _failure(err: Exception, output: Path) -> str:
     cell_index = getattr(err, "cell_index", None)
     if cell_index is None:
         return f"{type(err).__name__}: {err}".splitlines()[0]
-    first_line = next((line for line in str(err.source).splitlines() if line.strip()), "")
-    return f"cell {cell_index} of {output} (`{first_line.strip()[:60]}`): {err.ename}: {err.evalue}"
+    source, ename, evalue = (getattr(err, key, "") for key in ("source", "ename", "evalue"))  # papermill's
+    first_line = next((line for line in str(source).splitlines() if line.strip()), "")
+    return f"cell {cell_index} of {output} (`{first_line.strip()[:60]}`): {ename}: {evalue}"
 
 
-def run_sweep(
-    sweep: Sweep, *, kernel_name: str | None = None, log: Callable[[str], None] = print
-) -> list[RunOutcome]:
+def run_sweep(sweep: Sweep, *, kernel_name: str | None = None, log: Callable[[str], None] = print) -> list[RunOutcome]:
     """Execute every run whose result file does not exist yet; never stops at a failed run.
 
     Each run executes ``sweep.notebook`` into ``<runs_dir>/<run_id>.ipynb`` with papermill, in the
@@ -321,20 +327,33 @@ def run_sweep(
             started = time.perf_counter()
             try:
                 papermill.execute_notebook(
-                    str(sweep.notebook), str(output), parameters=point.parameters, kernel_name=kernel_name,
-                    progress_bar=False, cwd=str(Path.cwd()),
+                    str(sweep.notebook),
+                    str(output),
+                    parameters=point.parameters,
+                    kernel_name=kernel_name,
+                    progress_bar=False,
+                    cwd=str(Path.cwd()),
                 )
                 error = None if result.exists() else f"the notebook finished without writing {result}"
             except Exception as err:  # noqa: BLE001 - any failure of one run is reported, the sweep goes on
                 error = _failure(err, output)
             seconds = time.perf_counter() - started
             outcome = RunOutcome(
-                point.run_id, "failed" if error else "ok", seconds, str(output),
-                None if error else str(result), error, {} if error else _read_metrics(result),
+                point.run_id,
+                "failed" if error else "ok",
+                seconds,
+                str(output),
+                None if error else str(result),
+                error,
+                {} if error else _read_metrics(result),
             )
         outcomes.append(outcome)
         detail = outcome.error or outcome.result
-        log(f"[{k}/{total}] {point.run_id}: {outcome.status}" + (f" ({outcome.seconds:.0f} s)" if outcome.seconds else "") + f": {detail}")
+        log(
+            f"[{k}/{total}] {point.run_id}: {outcome.status}"
+            + (f" ({outcome.seconds:.0f} s)" if outcome.seconds else "")
+            + f": {detail}"
+        )
     return outcomes
 
 

@@ -23,14 +23,13 @@ from visent.data.layouts import (
 )
 from visent.data.splits import (
     SCHEMES,
-    SPLIT_NAMES,
     SplitError,
     SplitWarning,
     assign_splits,
     balance,
     find_duplicates,
 )
-from visent.data.table import COLUMNS, DataReport, Dataset, DatasetError, Problem, make_samples, validate_samples
+from visent.data.table import SPLIT_NAMES, COLUMNS, DataReport, Dataset, DatasetError, Problem, make_samples, validate_samples
 
 __all__ = [
     "AUGMENTATIONS",

@@ -149,19 +149,19 @@ def published_split(dataset: Dataset, folds: PublishedFolds, fold: int) -> np.nd
     split = np.full(len(paths), UNASSIGNED, dtype=object)
     for part, entries in (("train", folds.train[fold]), ("test", folds.test[fold])):
         for name, label in entries.items():
-            row = by_name.get(name)
-            if row is None:
+            found = by_name.get(name)
+            if found is None:
                 dataset.report.add(f"{where}/{part}.txt", "fold entry not in the dataset", f"{name}: no such image")
-            elif labels[row] != label:
+            elif labels[found] != label:
                 dataset.report.add(
-                    paths[row], "fold label differs",
-                    f"{where}/{part}.txt says {label}, the dataset {int(labels[row])}; left out of this fold",
+                    paths[found], "fold label differs",
+                    f"{where}/{part}.txt says {label}, the dataset {int(labels[found])}; left out of this fold",
                 )
             else:
-                split[row] = part
+                split[found] = part
     everywhere = set().union(*folds.train, *folds.test)
-    for row in np.nonzero(split == UNASSIGNED)[0]:
-        path = paths[row]
+    for left_out in np.nonzero(split == UNASSIGNED)[0]:
+        path = paths[left_out]
         if path not in everywhere and PurePosixPath(path).name not in everywhere:
             dataset.report.add(path, "in no published fold", f"labelled, but no fold of {folds.root} lists it")
         else:

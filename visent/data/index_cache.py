@@ -1,31 +1,8 @@
 """The index cache: a layout's indexed :class:`Dataset` saved once and served while nothing changed.
 
-Indexing a 1.1M-image crawl builds a row per file; checking that the crawl did not change costs
-one ``stat`` per folder and a C-level pass over each folder's entries to find its subfolders
-(``benchmarks/indexing.py`` measures both). An entry is one Parquet file, ``<user cache>/index/<key>.parquet``
-(:func:`visent.usercache.user_cache_dir`), holding the samples table; its footer holds the
-name, root, meta, inputs and every problem of the report, so a served dataset equals a fresh one.
-
-Key
-    the layout, the root and the options, each as given and made absolute (a relative path
-    means another file from another working folder). One file per dataset: a rebuilt index
-    replaces the old entry.
-Validity
-    the entry is served only if its format, its key, the digest of the indexing code, and the
-    fingerprint all match. The fingerprint is ``(path, mtime, ctime, size, inode)`` of the
-    dataset root, of every folder below it (a folder's times change when an entry is added,
-    removed or renamed in it) and of each of the dataset's ``inputs`` (ontology, regions,
-    label files, ``synth.json``). The ctime catches what the mtime misses: tools such as
-    ``rsync -t`` or ``tar`` set an old mtime back, but cannot set the ctime. No image is
-    opened or even stat'ed.
-Racy entries
-    file-system clocks tick coarsely, so a change made in the same tick as the listing can
-    leave every time unchanged. An index is therefore saved only when everything it
-    fingerprints is older than :data:`RACY_WINDOW_NS` before the build began (git's "racy
-    clean" rule); a tree still being written is indexed afresh until it settles.
-
-A file that cannot be read, or is not ours, is never trusted: it is rebuilt, with an
-:class:`IndexCacheWarning`. Failing to write the cache only costs the next load a rebuild.
+An entry is one Parquet file in the user cache (:func:`visent.usercache.user_cache_dir`), served
+only while its key, the indexing code and the fingerprint of every folder and input file match;
+the design (key, validity, racy entries) is in the book's architecture chapter.
 """
 
 from __future__ import annotations
@@ -33,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
+import inspect
 import json
 import os
 import time
@@ -52,7 +30,9 @@ FORMAT = 1
 METADATA_KEY = b"visent.index"
 RACY_WINDOW_NS = 2_000_000_000
 #: The modules whose code decides what an index holds: a change to any of them retires every entry.
-CODE_MODULES: tuple[str, ...] = ("visent.data.layouts", "visent.data.table", "visent.ontology", __name__)
+CODE_MODULES: tuple[str, ...] = ("visent.data.table", "visent.data.ontology", __name__)
+#: Every module of this package decides it too (each layout is one).
+CODE_PACKAGE = "visent.data.layouts"
 
 
 class IndexCacheWarning(UserWarning):
@@ -147,10 +127,12 @@ def _stat_or_none(path: str) -> os.stat_result | None:
 
 @functools.cache
 def code_digest() -> str:
-    """sha256 of the source of :data:`CODE_MODULES`: an index built by other code is not served."""
+    """sha256 of the source of :data:`CODE_MODULES` and :data:`CODE_PACKAGE`: an index built by other code is not served."""
     digest = hashlib.sha256()
-    for name in CODE_MODULES:
-        digest.update(Path(importlib.import_module(name).__file__).read_bytes())
+    layouts = Path(inspect.getfile(importlib.import_module(CODE_PACKAGE))).parent
+    modules = [Path(inspect.getfile(importlib.import_module(name))) for name in CODE_MODULES]
+    for path in [*modules, *sorted(layouts.glob("*.py"))]:
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 

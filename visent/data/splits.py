@@ -21,9 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from visent.data.table import CLASS_NAMES, NEGATIVE, POSITIVE, Dataset, DatasetError
+from visent.data.table import CLASS_NAMES, NEGATIVE, POSITIVE, SPLIT_NAMES, Dataset, DatasetError
 
-SPLIT_NAMES: tuple[str, str, str] = ("train", "val", "test")
 SCHEMES: tuple[str, ...] = ("random", "heldout-adjectives")
 BALANCE_METHODS: tuple[str, ...] = ("undersample", "oversample")
 
@@ -164,7 +163,7 @@ def _split_random(units: np.ndarray, groups: np.ndarray, shares: np.ndarray, rng
     unit_group = groups[first_rows]
     group_names = np.array(sorted(set(unit_group)), dtype=object)
     group_rank = {g: r for r, g in enumerate(group_names[rng.permutation(len(group_names))])}
-    sequence = np.lexsort((rng.permutation(n_units), [group_rank[g] for g in unit_group]))
+    sequence = np.lexsort((rng.permutation(n_units), np.array([group_rank[g] for g in unit_group])))
     unit_split = np.empty(n_units, dtype=np.int64)
     unit_split[sequence] = _deal(n_units, shares)
     return unit_split

@@ -1,40 +1,8 @@
 """Synthetic VSO-style scenes: the embedded default dataset (``visent synth``).
 
-Every image is built so that its sentiment is *local*, which is the situation the paper's
-attention model is designed for. The rules:
-
-1. **Vocabulary.** 16 real VSO adjectives, 8 positive and 8 negative by their score in VSO's
-   ``3244ANPs.txt`` (Borth et al., ACM MM 2013), and 8 nouns that occur with them in VSO
-   (flower, house, dog, tree, car, face, bird, cat). A polarity is the sign of a VSO score.
-2. **One emotional object per image.** The image's ANP is ``<adjective>_<noun>``, its folder
-   name. The *adjective alone* sets the object's look: colour palette (bright and saturated or
-   dark and drab), texture (glow, rainbow bands, polka dots, waves, rays, gingham, blotches,
-   grain, cracks, veins, streaks, spatter) and outline (smooth, jagged or ragged). The *noun
-   alone* sets its shape (petals, box and roof, a blob with ears, crown on a trunk, ...). The
-   object's tight box covers a fraction of the image area drawn uniformly from ``region_frac``
-   (10-25 % by default); that box, in pixels, is the image's row in ``regions.csv``.
-3. **The label is the object's polarity.** ``ontology.txt`` lists every ANP used with its real
-   VSO score when the pair exists in VSO and the adjective's VSO score otherwise (the two never
-   disagree in sign for this vocabulary), so a VSO loader reads the label from the folder.
-4. **Clutter carries no label.** ``n_clutter`` smaller objects with other adjectives, half of
-   them positive and half negative (an odd one out gets a fair coin), random nouns, placed
-   outside the object's box where there is room. They are drawn at ``clutter_salience`` ``s``:
-   box area ``s`` times an object's, opacity ``s``, saturation scaled by ``s``, and a blur of
-   ``2 (1 - s)`` pixels. Because their polarities are balanced, averaging the whole image dilutes
-   the object's cue with label-free look features instead of adding to it.
-5. **Background.** Label-free: two muted tones split at a random horizon, with low-frequency
-   shading and fine grain, at a random brightness.
-6. **Balance and noise.** With ``balanced`` the two labels have exactly ``n_images / 2`` images
-   each. ``label_noise`` files ``round(label_noise * n_images)`` images (half from each label)
-   under a random adjective of the opposite polarity, same noun, while drawing them with their
-   original adjective. They are listed in ``noise.csv``, so the noise is auditable.
-7. **Determinism.** Image ``k`` is drawn from its own generator seeded with ``(seed, 1, k)``;
-   the assignment of labels, adjectives and nouns from ``(seed, 0)``. Same config, same bytes.
-
-Output under ``root``: ``<adjective>_<noun>/<k:06d>.jpg``, ``ontology.txt`` (VSO format),
-``regions.csv`` (``path,x0,y0,x1,y1,width,height``; pixels, ``x1``/``y1`` exclusive, ``width``
-and ``height`` the image's), ``noise.csv`` (``path,drawn_adjective,filed_adjective``) and
-``synth.json`` (the config and package version; a rerun with the same config does nothing).
+Each image holds one emotional object whose adjective sets its look and whose polarity is the
+label, among label-free clutter; the rules, the output files and the determinism guarantee are in
+the book's architecture chapter (section "The synthetic scene set").
 """
 
 from __future__ import annotations
@@ -47,17 +15,17 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 from tqdm import tqdm
 
 from visent import __version__
-from visent.ontology import write_vso_ontology
+from visent.data.ontology import write_vso_ontology
 
 __all__ = [
     "DEFAULT_ADJECTIVES",
@@ -171,20 +139,24 @@ class SynthFolderError(RuntimeError):
 # Configuration
 
 
+def _help(default: Any, text: str) -> Any:
+    return field(default=default, metadata={"help": text})
+
+
 @dataclass(frozen=True)
 class SynthConfig:
     """Everything that determines a synthetic dataset; equal configs give identical files."""
 
-    n_images: int = 2000
-    seed: int = 0
-    image_size: int = 224
-    region_frac: tuple[float, float] = (0.10, 0.25)
-    n_clutter: int = 6
-    clutter_salience: float = 0.5
-    label_noise: float = 0.0
-    balanced: bool = True
-    adjectives: tuple[str, ...] = DEFAULT_ADJECTIVES
-    nouns: tuple[str, ...] = DEFAULT_NOUNS
+    n_images: int = _help(2000, "images to generate (even when balanced)")
+    seed: int = _help(0, "seed of every random choice: equal configs give identical files")
+    image_size: int = _help(224, "side of the square images in pixels")
+    region_frac: tuple[float, float] = _help((0.10, 0.25), "LOW HIGH: the emotional region's share of the image area")
+    n_clutter: int = _help(6, "distractor shapes per image")
+    clutter_salience: float = _help(0.5, "how much the distractors stand out, 0 .. 1")
+    label_noise: float = _help(0.0, "share of images whose label is flipped (audited in noise.csv)")
+    balanced: bool = _help(True, "equal numbers of positive and negative images")
+    adjectives: tuple[str, ...] = _help(DEFAULT_ADJECTIVES, "the adjectives, each with a polarity in the ontology")
+    nouns: tuple[str, ...] = _help(DEFAULT_NOUNS, "the nouns the scenes are built around")
 
     def __post_init__(self) -> None:
         # Lists arrive from JSON and the CLI; store tuples so the config stays hashable.
@@ -361,7 +333,7 @@ def _value_noise(h: int, w: int, cells: int, rng: np.random.Generator) -> np.nda
     if cells >= min(h, w):
         return rng.random((h, w), dtype=np.float32)
     coarse = Image.fromarray(rng.random((cells, cells), dtype=np.float32))
-    return np.clip(np.asarray(coarse.resize((w, h), Image.BICUBIC)), 0.0, 1.0)
+    return np.clip(np.asarray(coarse.resize((w, h), Image.Resampling.BICUBIC)), 0.0, 1.0)
 
 
 def _blotches(u, v, base, detail, palette, rng, cells: int) -> np.ndarray:
@@ -580,7 +552,7 @@ def _rasterize(shape: Shape, width: int, height: int) -> tuple[np.ndarray, np.nd
     draws = {role: ImageDraw.Draw(mask) for role, mask in masks.items()}
     for role, polygon in shape:
         draws[role].polygon(((polygon - low) * scale).ravel().tolist(), fill=255)
-    body, detail = (np.asarray(masks[r].resize((width, height), Image.BOX), np.float32) / 255 for r in masks)
+    body, detail = (np.asarray(masks[r].resize((width, height), Image.Resampling.BOX), np.float32) / 255 for r in masks)
     return body, detail
 
 

@@ -37,6 +37,7 @@ COLUMNS: dict[str, str] = {
 
 POSITIVE, NEGATIVE = 1, 0
 CLASS_NAMES: dict[int, str] = {NEGATIVE: "negative", POSITIVE: "positive"}
+SPLIT_NAMES: tuple[str, str, str] = ("train", "val", "test")
 
 
 class DatasetError(ValueError):

@@ -20,9 +20,9 @@ from visent.atomic import atomic_write
 
 
 def pooled_features(cache, rows: np.ndarray, chunk: int = 512) -> np.ndarray:
-    """Mean over the 196 regions, ``(len(rows), 512)`` float32, streamed from the cache."""
+    """Mean over the regions, ``(len(rows), C)`` float32, streamed from the cache."""
     out = [cache.regions(rows[s : s + chunk]).float().mean(dim=1).numpy() for s in range(0, len(rows), chunk)]
-    return np.concatenate(out) if out else np.zeros((0, 512), np.float32)
+    return np.concatenate(out) if out else np.zeros((0, cache.shape[1]), np.float32)
 
 
 @dataclass
@@ -42,7 +42,13 @@ class AttributeDetector:
     def save(self, path) -> None:
         """A plain dict of tensors and strings, loadable with ``weights_only=True``; written aside
         and renamed, so a crash never leaves half a detector."""
-        state = {"vocabulary": self.vocabulary, "weight": self.weight, "bias": self.bias, "mean": self.mean, "std": self.std}
+        state = {
+            "vocabulary": self.vocabulary,
+            "weight": self.weight,
+            "bias": self.bias,
+            "mean": self.mean,
+            "std": self.std,
+        }
         atomic_write(Path(path), lambda fh: torch.save(state, fh))
 
     @classmethod
@@ -54,7 +60,9 @@ class AttributeDetector:
             state = torch.load(path, map_location="cpu", weights_only=True)
             return cls(**state)
         except Exception as err:  # a foreign or damaged file fails in many ways (pickle, zip, keys)
-            raise ValueError(f"{path} is not an attribute detector saved by visent ({type(err).__name__}); {hint}") from None
+            raise ValueError(
+                f"{path} is not an attribute detector saved by visent ({type(err).__name__}); {hint}"
+            ) from None
 
     def queries(self, pooled: np.ndarray, vectors, soft: bool = False) -> np.ndarray:
         """The eq. (2) input for each image: top-1 adjective's vector, or the expected vector."""

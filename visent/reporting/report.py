@@ -5,51 +5,57 @@ them. Where a result is missing a snippet says "not yet measured" instead of sho
 
 Where the numbers come from:
 
-* run results (one JSON per run, see ``visent.results``): every ``*.json`` directly in
+* run results (one JSON per run, see ``visent.reporting.results``): every ``*.json`` directly in
   ``results_dir`` and in its subfolders (``results/table1/`` ...), except ``bench/``;
 * benchmarks: ``results_dir/bench/*.json``, one JSON object per benchmark; its scalar fields (nested
   objects flattened as ``a.b``) become the columns, and an optional ``env`` object its provenance;
-* the adjective leak: ``visent.leak.rules_table`` on an ontology file (``--ontology`` or the
+* the adjective leak: ``visent.reporting.leak.rules_table`` on an ontology file (``--ontology`` or the
   ``VISENT_ONTOLOGY`` environment variable).
 
 Every table ends with a provenance line (runs, dates, commit, device, preset); runs made with
 random backbone weights are marked "RANDOM: not a result".
 
-Usage: ``python -m visent.report --results-dir results --out-dir book/_generated --ontology FILE``.
+Usage: ``python -m visent.reporting.report --results-dir results --out-dir book/_generated --ontology FILE``.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import re
 import sys
 from collections.abc import Iterable
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from visent import cv_report
-from visent.config import PRESETS, SPLITS, RunConfig
-from visent.leak import rules_table
+from visent.config import PRESETS, default_of
+from visent.data.ontology import load_ontology
+from visent.data.splits import SCHEMES
 from visent.model import VARIANTS
-from visent.ontology import load_ontology
-from visent.results import REQUIRED_KEYS, load_results, markdown_table, results_frame
+from visent.reporting import cv_report
+from visent.reporting.leak import rules_table
+from visent.reporting.results import (
+    BENCH_FOLDER,
+    ResultsError,
+    json_object,
+    load_results,
+    markdown_table,
+    results_frame,
+)
 
 __all__ = [
     "CONTRASTS",
     "PAPER_TABLE1",
-    "ReportError",
+    "ResultsError",
     "bench_snippet",
     "contrasts_snippet",
     "extended_snippet",
     "headline_snippet",
     "leak_snippet",
-    "load_run_results",
+    "load_results",
     "main",
     "presets_snippet",
     "provenance",
@@ -61,7 +67,6 @@ __all__ = [
 ]
 
 ONTOLOGY_ENV = "VISENT_ONTOLOGY"
-BENCH_FOLDER = "bench"
 NOT_MEASURED = "not yet measured"
 NOT_APPLICABLE = "–"
 # Every metric is shown in percent with one decimal; tabulate re-parses numeric strings, so the
@@ -94,59 +99,9 @@ _METRICS: dict[str, str] = {
 }
 
 
-class ReportError(ValueError):
-    """A results folder or benchmark file the book cannot be built from; the message names the file."""
-
-
-def _json_object(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ReportError(
-            f"{path}: not readable as JSON ({err}); rewrite it or move it out of the results folder"
-        ) from err
-    if not isinstance(data, dict):
-        raise ReportError(
-            f"{path}: holds a JSON {type(data).__name__}, not an object; move it out of the results folder"
-        )
-    return data
-
-
-def load_run_results(results_dir: str | Path) -> list[dict[str, Any]]:
-    """Every run result in ``results_dir`` and its subfolders but ``bench/``, each with its ``_path``.
-
-    Raises:
-        ReportError: a JSON file there is not a run result (unreadable, or missing a required key),
-            or two files hold the same ``run_id`` (the run would be counted twice).
-    """
-    root = Path(results_dir)
-    if not root.is_dir():
-        return []
-    folders = [root] + sorted(p for p in root.iterdir() if p.is_dir() and p.name != BENCH_FOLDER)
-    results: list[dict[str, Any]] = []
-    for folder in folders:
-        # load_results skips files that are not results; the book must not lose a run that way.
-        for path in sorted(folder.glob("*.json")):
-            missing = [key for key in REQUIRED_KEYS if key not in _json_object(path)]
-            if missing:
-                raise ReportError(
-                    f"{path}: not a run result, it lacks the keys {missing}; write it with "
-                    f"visent.results.write_result, or move it out of {root} (benchmarks go in {root / BENCH_FOLDER})"
-                )
-        results.extend(load_results(folder))
-    seen: dict[str, str] = {}
-    for result in results:
-        first = seen.setdefault(result["run_id"], result["_path"])
-        if first != result["_path"]:
-            raise ReportError(
-                f"run_id {result['run_id']!r} is in both {first} and {result['_path']}; delete the stale copy"
-            )
-    return results
-
-
 def replication_runs(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The runs of the replication's tables: split runs, without cross-validation runs and summaries
-    (those have the real-photographs chapter, :mod:`visent.cv_report`)."""
+    (those have the real-photographs chapter, :mod:`visent.reporting.cv_report`)."""
     return [r for r in results if r.get("kind") != "cv-summary" and not r["config"].get("cv_folds")]
 
 
@@ -162,10 +117,14 @@ def _percent(values: pd.Series) -> str:
 
 def _order(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows in the paper's order: dataset, then split (random first), then variant as in VARIANTS."""
-    return frame.assign(
-        _split=frame["split"].map({s: k for k, s in enumerate(SPLITS)}),
-        _variant=frame["variant"].map({v: k for k, v in enumerate(VARIANTS)}),
-    ).sort_values(["dataset", "_split", "_variant"]).drop(columns=["_split", "_variant"])
+    return (
+        frame.assign(
+            _split=frame["split"].map({s: k for k, s in enumerate(SCHEMES)}),
+            _variant=frame["variant"].map({v: k for k, v in enumerate(VARIANTS)}),
+        )
+        .sort_values(["dataset", "_split", "_variant"])
+        .drop(columns=["_split", "_variant"])
+    )
 
 
 def summary_frame(results: list[dict[str, Any]]) -> pd.DataFrame:
@@ -301,7 +260,9 @@ def extended_snippet(results: list[dict[str, Any]], results_dir: str | Path = "r
     )
 
 
-def _contrast(by_seed: dict[tuple[str, str, str], pd.Series], dataset: str | None, a: str, b: str, split: str) -> str:
+def _contrast(
+    by_seed: dict[tuple[str | None, str, str], pd.Series], dataset: str | None, a: str, b: str, split: str
+) -> str:
     """``a`` − ``b`` in points: mean ± sd of the per-seed differences where two or more seeds ran both
     (runs with the same split and seed are paired), else the difference of the means."""
     ours, theirs = by_seed.get((dataset, a, split)), by_seed.get((dataset, b, split))
@@ -316,11 +277,12 @@ def _contrast(by_seed: dict[tuple[str, str, str], pd.Series], dataset: str | Non
 def contrasts_snippet(results: list[dict[str, Any]], results_dir: str | Path = "results") -> str:
     """Each question of ``CONTRASTS`` as a difference of test accuracies in points, per dataset: the
     mean ± sd over seeds of the paired per-seed differences (see ``_contrast``)."""
-    by_seed: dict[tuple[str, str, str], pd.Series] = {}
+    by_seed: dict[tuple[str | None, str, str], pd.Series] = {}
     if results:
         accuracy = results_frame(results).groupby(["dataset", "variant", "split", "seed"])["test_accuracy"].mean()
         by_seed = {key: group.droplevel([0, 1, 2]) for key, group in accuracy.groupby(level=[0, 1, 2])}
-    columns = {f"{d} (points)": d for d in sorted({d for d, _, _ in by_seed})} or {"difference (points)": None}
+    columns: dict[str, str | None] = {f"{d} (points)": d for d in sorted({str(d) for d, _, _ in by_seed})}
+    columns = columns or {"difference (points)": None}
     rows = []
     for question, a_variant, b_variant, split in CONTRASTS:
         row = {"question": question, "comparison": f"`{a_variant}` − `{b_variant}` ({split} split)"}
@@ -335,11 +297,11 @@ def contrasts_snippet(results: list[dict[str, Any]], results_dir: str | Path = "
 
 
 def leak_snippet(ontology: str | Path | None) -> str:
-    """The adjective-leak rules of ``visent.leak`` on an ontology file, or why they are missing."""
+    """The adjective-leak rules of ``visent.reporting.leak`` on an ontology file, or why they are missing."""
     if ontology is None:
         return _not_measured(
             "no ontology file was given. Pass `--ontology path/to/3244ANPs.txt` to "
-            f"`python -m visent.report`, or set `{ONTOLOGY_ENV}`."
+            f"`python -m visent.reporting.report`, or set `{ONTOLOGY_ENV}`."
         )
     path = Path(ontology)
     if not path.is_file():
@@ -355,14 +317,14 @@ def leak_snippet(ontology: str | Path | None) -> str:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     return (
         f"{markdown_table(table[['rule', 'accuracy (%)', 'ANPs scored', 'ANPs abstained']], PERCENT)}\n\n{rules}\n\n"
-        f"*Provenance*: computed by `visent.leak.rules_table` from `{path.name}` (sha256 `{digest}…`); "
+        f"*Provenance*: computed by `visent.reporting.leak.rules_table` from `{path.name}` (sha256 `{digest}…`); "
         "no image is involved.\n"
     )
 
 
 def presets_snippet() -> str:
     """The training schedules of ``visent.config.PRESETS`` and the optimiser settings they share."""
-    shared = {f.name: f.default for f in fields(RunConfig) if f.name in ("batch_size", "lr", "momentum")}
+    shared = {key: default_of(key) for key in ("batch_size", "lr", "momentum")}
     rows = [{"preset": name, **schedule, **shared} for name, schedule in PRESETS.items()]
     # Headers with spaces wrap; the field names (iterations_per_epoch ...) would widen the table.
     frame = pd.DataFrame(rows).rename(columns=lambda name: name.replace("_", " "))
@@ -388,7 +350,7 @@ def variants_snippet() -> str:
     rows = [
         {
             "variant": f"`{v.name}`",
-            "attention query": queries.get(v.query) or adjectives[v.attribute_source],
+            "attention query": queries.get(v.query) or adjectives[str(v.attribute_source)],
             "sees the image": "yes" if v.uses_image else "no",
             "purpose": v.purpose,
         }
@@ -424,8 +386,8 @@ def bench_snippet(bench_dir: str | Path) -> str:
         return _not_measured(f"no benchmark files in `{bench_dir}`. The benchmarks write them there.")
     sections, on_gpu = [], False
     for path in files:
-        data = _json_object(path)
-        recorded = data.get("env") if isinstance(data.get("env"), dict) else {}
+        data = json_object(path)
+        recorded = data["env"] if isinstance(data.get("env"), dict) else {}
         on_gpu = on_gpu or bool(recorded.get("gpu")) or str(recorded.get("device", "")).startswith("cuda")
         report = path.with_suffix(".md")
         if report.is_file():
@@ -436,24 +398,25 @@ def bench_snippet(bench_dir: str | Path) -> str:
         name = data.pop("name", path.stem)
         rows = [{"field": key, "value": _cell(value)} for key, value in _flatten(data).items()]
         device = env.get("device") or env.get("gpu") or "unknown device"
-        line = (
-            f"*Provenance*: `{path.name}`; measured {_dates([env.get('date')])}; {_commits([env])}; "
-            f"device {device}."
-        )
+        line = f"*Provenance*: `{path.name}`; measured {_dates([env.get('date')])}; {_commits([env])}; device {device}."
         table = pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)  # values as written
         sections.append(f"## Benchmark `{name}`\n\n{table}\n\n{line}")
     if not on_gpu:
-        sections.append("## GPU\n\n" + _not_measured(
-            f"no benchmark in `{bench_dir}` ran on a GPU, so the GPU figures (backbone and end-to-end"
-            " images/s, training steps/s, the paper-scale extrapolation) are open. `make bench-gpu` measures"
-            " them in about 5 minutes on one GPU and writes `gpu-<name>.json` and `.md` there; this page"
-            " then shows them."
-        ).strip())
+        sections.append(
+            "## GPU\n\n"
+            + _not_measured(
+                f"no benchmark in `{bench_dir}` ran on a GPU, so the GPU figures (backbone and end-to-end"
+                " images/s, training steps/s, the paper-scale extrapolation) are open. `make bench-gpu` measures"
+                " them in about 5 minutes on one GPU and writes `gpu-<name>.json` and `.md` there; this page"
+                " then shows them."
+            ).strip()
+        )
     return "\n\n".join(sections) + "\n"
 
 
-def twitter_snippets(results: list[dict[str, Any]], results_dir: str | Path, out: Path,
-                     twitter_root: str | Path | None = None) -> dict[str, str]:
+def twitter_snippets(
+    results: list[dict[str, Any]], results_dir: str | Path, out: Path, twitter_root: str | Path | None = None
+) -> dict[str, str]:
     """The real-photographs chapter's snippets, and its attention figure drawn into ``out``
     (over the photographs when ``twitter_root``, else the runs' recorded data root, holds them)."""
     runs = cv_report.cv_runs(results)
@@ -462,8 +425,17 @@ def twitter_snippets(results: list[dict[str, Any]], results_dir: str | Path, out
             f"no Twitter I cross-validation results in `{results_dir}`. With the data, "
             "`make twitter TWITTER=/path/to/twitter_I` writes them."
         )
-        return {name: missing for name in ("twitter_table.md", "twitter_contrasts.md", "twitter_moonshot.md",
-                                           "twitter_maps.md", "twitter_schedule.md", "twitter_verdict.md")}
+        return {
+            name: missing
+            for name in (
+                "twitter_table.md",
+                "twitter_contrasts.md",
+                "twitter_moonshot.md",
+                "twitter_maps.md",
+                "twitter_schedule.md",
+                "twitter_verdict.md",
+            )
+        }
     frame = cv_report.fold_frame(runs)
     folds_png = cv_report.folds_figure(frame, out / "twitter-folds.png")
     table = markdown_table(cv_report.accuracy_table(frame)) + (
@@ -478,8 +450,12 @@ def twitter_snippets(results: list[dict[str, Any]], results_dir: str | Path, out
     else:
         root = twitter_root or example["dataset"]["root"]
         png, photos = cv_report.examples_figure(example, root, out / "twitter-maps.png")
-        shown = "over the photographs" if photos else (
-            "alone: the photographs were not found, so only the grids are drawn (rebuild with the data to see them)"
+        shown = (
+            "over the photographs"
+            if photos
+            else (
+                "alone: the photographs were not found, so only the grids are drawn (rebuild with the data to see them)"
+            )
         )
         maps = (
             # Relative to the chapter that includes the snippet (book/twitter.md includes _generated/*.md).
@@ -511,7 +487,7 @@ def write_includes(
     """
     if ontology is None:
         ontology = os.environ.get(ONTOLOGY_ENV) or None
-    everything = load_run_results(results_dir)
+    everything = load_results(results_dir)
     results = replication_runs(everything)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -534,7 +510,9 @@ def write_includes(
     return paths
 
 
-README_BEGIN = "<!-- results-table: generated from results/*.json by `python -m visent.report --readme README.md` -->"
+README_BEGIN = (
+    "<!-- results-table: generated from results/*.json by `python -m visent.reporting.report --readme README.md` -->"
+)
 README_END = "<!-- /results-table -->"
 
 
@@ -545,7 +523,14 @@ def readme_snippet(results: list[dict[str, Any]]) -> str:
     if not runs:
         return _not_measured("no results of `make run` in results/")
     frame = summary_frame(runs)
-    keys = ["variant", *(_METRICS[k] for k in ("test_accuracy", "test_balanced_accuracy", "attention_in_region", "region_share", "pointing_game")), "runs"]
+    keys = [
+        "variant",
+        *(
+            _METRICS[k]
+            for k in ("test_accuracy", "test_balanced_accuracy", "attention_in_region", "region_share", "pointing_game")
+        ),
+        "runs",
+    ]
     table = markdown_table(frame[keys + ["weights", "random_weights"]], PERCENT)
     seconds = sum(r["timing"].get("total_s", 0.0) for r in runs)
     extract = sum(r["timing"].get("extract_s", 0.0) for r in runs)
@@ -555,14 +540,20 @@ def readme_snippet(results: list[dict[str, Any]]) -> str:
     return (
         f"{table}\n\n{n} synthetic images, `{first['config']['preset']}` preset, "
         f"{first['backbone']['weights']['id']} weights; the {len(runs)} runs took {seconds / 60:.1f} min "
-        + (f"(of which feature extraction {extract / 60:.1f} min) " if extract else "(training and evaluation; "
-           "the features were extracted beforehand by `visent extract`) ")
+        + (
+            f"(of which feature extraction {extract / 60:.1f} min) "
+            if extract
+            else "(training and evaluation; the features were extracted beforehand by `visent extract`) "
+        )
         + f"on {first['env']['cpu_count']} CPU cores, device "
         f"{first['env']['device']}, {_dates(e.get('date') for e in envs)}, {_commits(envs)}."
     )
 
 
-TWITTER_BEGIN = "<!-- twitter-table: generated from results/twitter/*.json by `python -m visent.report --readme README.md` -->"
+TWITTER_BEGIN = (
+    "<!-- twitter-table: generated from results/twitter/*.json by "
+    "`python -m visent.reporting.report --readme README.md` -->"
+)
 TWITTER_END = "<!-- /twitter-table -->"
 
 
@@ -583,7 +574,7 @@ def twitter_readme_snippet(results: list[dict[str, Any]]) -> str:
 
 def _replace_block(text: str, begin: str, end: str, body: str, path: Path) -> str:
     if begin not in text or end not in text:
-        raise ReportError(f"{path} has no generated block ({begin} ... {end})")
+        raise ResultsError(f"{path} has no generated block ({begin} ... {end})")
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
     return f"{head}{begin}\n{body}\n{end}{tail}"
@@ -593,7 +584,7 @@ def sync_readme(readme: str | Path, results_dir: str | Path = "results") -> bool
     """Rewrite the README's generated blocks from the result files; True when one changed."""
     path = Path(readme)
     text = path.read_text()
-    results = load_run_results(results_dir)
+    results = load_results(results_dir)
     new = _replace_block(text, README_BEGIN, README_END, readme_snippet(results), path)
     new = _replace_block(new, TWITTER_BEGIN, TWITTER_END, twitter_readme_snippet(results), path)
     path.write_text(new)
@@ -601,23 +592,26 @@ def sync_readme(readme: str | Path, results_dir: str | Path = "results") -> bool
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m visent.report``: write the book's snippets, print their paths."""
-    parser = argparse.ArgumentParser(prog="python -m visent.report", description=__doc__.splitlines()[0])
+    """``python -m visent.reporting.report``: write the book's snippets, print their paths."""
+    parser = argparse.ArgumentParser(prog="python -m visent.reporting.report", description=__doc__.splitlines()[0])
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--out-dir", default="book/_generated")
     parser.add_argument(
         "--ontology", default=None, help=f"VSO 3244ANPs.txt for the leak table (default: ${ONTOLOGY_ENV})"
     )
     parser.add_argument("--readme", default=None, help="also rewrite this README's results block")
-    parser.add_argument("--twitter", default=None,
-                        help="Twitter I folder for the attention figure's photographs (default: the runs' data root)")
+    parser.add_argument(
+        "--twitter",
+        default=None,
+        help="Twitter I folder for the attention figure's photographs (default: the runs' data root)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.readme:
             sync_readme(args.readme, args.results_dir)
         paths = write_includes(args.results_dir, args.out_dir, args.ontology, args.twitter)
-    except ValueError as err:  # ReportError, and a malformed ontology file: both name the file
-        print(f"visent.report: error: {err}", file=sys.stderr)
+    except ValueError as err:  # ResultsError, and a malformed ontology file: both name the file
+        print(f"visent.reporting.report: error: {err}", file=sys.stderr)
         return 2
     for path in paths:
         print(path)

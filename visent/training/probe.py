@@ -10,10 +10,11 @@ import time
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
-from visent.detector import pooled_features
 from visent.model import LinearProbe
-from visent.train import TrainData, TrainOutcome
+from visent.model.detector import pooled_features
+from visent.training.train import TrainData, TrainOutcome
 
 #: Candidate L2 weights (on the mean cross-entropy), weakest first.
 L2_GRID = (1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, 3.0, 10.0)
@@ -22,8 +23,15 @@ L2_GRID = (1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, 3.0, 10.0)
 def _fit_logistic(x: torch.Tensor, y: torch.Tensor, classes: int, l2: float) -> tuple[torch.Tensor, torch.Tensor]:
     weight = torch.zeros(classes, x.shape[1], dtype=torch.float64, requires_grad=True)
     bias = torch.zeros(classes, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=500, tolerance_grad=1e-9,
-                                  tolerance_change=1e-12, history_size=20, line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS(
+        [weight, bias],
+        lr=1.0,
+        max_iter=500,
+        tolerance_grad=1e-9,
+        tolerance_change=1e-12,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
@@ -41,24 +49,34 @@ def fit_probe(model: LinearProbe, data: TrainData, l2_grid: tuple[float, ...] = 
     train, val = data.rows["train"], data.rows["val"]
     if len(val) == 0:
         raise ValueError("the linear probe chooses its regularisation on validation rows, and this split has none")
-    pooled = {name: torch.from_numpy(pooled_features(data.cache, rows)).double() for name, rows in (("train", train), ("val", val))}
+    if not l2_grid:
+        raise ValueError("the linear probe needs at least one L2 weight to try")
+    pooled = {
+        name: torch.from_numpy(pooled_features(data.cache, rows)).double()
+        for name, rows in (("train", train), ("val", val))
+    }
     mean, std = pooled["train"].mean(0), pooled["train"].std(0).clamp_min(1e-6)
     x = {name: (p - mean) / std for name, p in pooled.items()}
     y = {name: torch.from_numpy(data.labels[rows]) for name, rows in (("train", train), ("val", val))}
     classes = model.classifier.out_features
-    history, best = [], None
+    history: list[dict[str, float]] = []
+    best: tuple[float, int, Tensor, Tensor] | None = None
     for step, l2 in enumerate(l2_grid, start=1):
         weight, bias = _fit_logistic(x["train"], y["train"], classes, l2)
         logits = {name: x[name] @ weight.T + bias for name in x}
         val_loss = float(F.cross_entropy(logits["val"], y["val"]))
-        history.append({
-            "epoch": step, "l2": l2,
-            "train_loss": float(F.cross_entropy(logits["train"], y["train"])),
-            "val_loss": val_loss,
-            "val_accuracy": float((logits["val"].argmax(1) == y["val"]).double().mean()),
-        })
+        history.append(
+            {
+                "epoch": step,
+                "l2": l2,
+                "train_loss": float(F.cross_entropy(logits["train"], y["train"])),
+                "val_loss": val_loss,
+                "val_accuracy": float((logits["val"].argmax(1) == y["val"]).double().mean()),
+            }
+        )
         if best is None or val_loss < best[0]:
             best = (val_loss, step, weight, bias)
+    assert best is not None  # l2_grid is not empty
     _, best_step, weight, bias = best
     model.mean.copy_(mean.float())
     model.std.copy_(std.float())
@@ -67,5 +85,12 @@ def fit_probe(model: LinearProbe, data: TrainData, l2_grid: tuple[float, ...] = 
         model.classifier.bias.copy_(bias.float())
     seconds = time.perf_counter() - t0
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    return TrainOutcome(state, best_step, len(history), "l2-grid", history, seconds,
-                        len(train) * len(l2_grid) / seconds if seconds else 0.0)
+    return TrainOutcome(
+        state,
+        best_step,
+        len(history),
+        "l2-grid",
+        history,
+        seconds,
+        len(train) * len(l2_grid) / seconds if seconds else 0.0,
+    )

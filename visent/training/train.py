@@ -11,7 +11,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -22,10 +22,10 @@ from tqdm import tqdm
 
 from visent import distributed
 from visent.atomic import atomic_write
-from visent.config import ConfigError, RunConfig
+from visent.config import ConfigError, RunConfig, TrainingConfig
 
 if TYPE_CHECKING:
-    from visent.features import FeatureCache
+    from visent.features import RegionCache
 
 
 class TrainingDiverged(RuntimeError):
@@ -36,7 +36,7 @@ class TrainingDiverged(RuntimeError):
 class TrainData:
     """What the head trains on: cached regions, labels and the per-row attention query vectors."""
 
-    cache: FeatureCache
+    cache: RegionCache
     labels: np.ndarray  # (N,) int64, indexed by dataset row
     rows: dict[str, np.ndarray]  # "train" / "val" / "test" -> dataset rows
     queries: np.ndarray | None = None  # (N, word_dim) float32: the `a` of eq. (2) for each row
@@ -56,7 +56,7 @@ class TrainData:
         return digest.hexdigest()
 
     def batch(self, rows: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        V = self.cache.regions(rows).to(device, non_blocking=True)  # (B, 196, 512) fp16
+        V = self.cache.regions(rows).to(device, non_blocking=True)  # (B, N, C) fp16, N x C = 196 x 512 at 224 px
         a = None if self.queries is None else torch.from_numpy(self.queries[rows]).to(device)
         y = torch.from_numpy(self.labels[rows]).to(device)
         return V, a, y
@@ -92,7 +92,7 @@ def autocast_for(device: torch.device, amp: str):
 def predict(
     model: nn.Module, data: TrainData, rows: np.ndarray, device: torch.device, amp: str = "off", batch_size: int = 256
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Class probabilities ``(n, C)`` and attention ``(n, 196)`` (None without attention)."""
+    """Class probabilities ``(n, classes)`` and attention ``(n, N)`` (None without attention)."""
     model.eval()
     probs, attn = [], []
     for start in range(0, len(rows), batch_size):
@@ -102,9 +102,8 @@ def predict(
         probs.append(logits.float().softmax(-1).cpu().numpy())
         if o is not None:
             attn.append(o.float().cpu().numpy())
-    n_classes = 2
     return (
-        np.concatenate(probs) if probs else np.zeros((0, n_classes)),
+        np.concatenate(probs) if probs else np.zeros((0, int(getattr(model, "classifier").out_features))),
         np.concatenate(attn) if attn else None,
     )
 
@@ -121,12 +120,22 @@ def _save_checkpoint(path: Path, state: dict) -> None:
     atomic_write(path, lambda fh: torch.save(state, fh))
 
 
-def _same_config(saved: dict, config: RunConfig) -> bool:
-    """Whether a checkpoint's config is ``config``, reading keys added since it was saved as their defaults."""
-    try:
-        return RunConfig.from_dict(saved).to_dict() == config.to_dict()
-    except (ConfigError, TypeError, ValueError):  # a key this version does not know: another program's checkpoint
-        return False
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where ``fit`` saves every epoch, for which run: the run's whole config is saved with the state
+    (evaluation rebuilds the run from it), and a checkpoint is resumed only by a run with the same
+    outcome sections (data, model, training), so moving output folders keeps it."""
+
+    path: Path
+    run: RunConfig
+
+    def resumes(self, saved: dict) -> bool:
+        """Whether a checkpoint saved under config ``saved`` continues this run (keys added since it
+        was saved read as their defaults)."""
+        try:
+            return RunConfig.from_dict(saved).fingerprint() == self.run.fingerprint()
+        except (ConfigError, TypeError, ValueError):  # a key this version does not know: another program's checkpoint
+            return False
 
 
 class CheckpointError(ValueError):
@@ -140,8 +149,10 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle, zip and EOF errors all mean the same here
-        raise CheckpointError(f"{path} is not a checkpoint written by visent ({type(err).__name__}); "
-                              "pass a .pt file from --checkpoint-dir") from None
+        raise CheckpointError(
+            f"{path} is not a checkpoint written by visent ({type(err).__name__}); "
+            "pass a .pt file from --checkpoint-dir"
+        ) from None
     missing = [k for k in ("config", "best_state", "best_epoch") if not isinstance(state, dict) or k not in state]
     if missing:
         raise CheckpointError(f"{path} lacks {missing}: not a checkpoint written by visent's training")
@@ -151,15 +162,15 @@ def load_checkpoint(path: str | Path) -> dict:
 def fit(
     model: nn.Module,
     data: TrainData,
-    config: RunConfig,
+    config: TrainingConfig,
     device: torch.device,
-    checkpoint: str | Path | None = None,
+    checkpoint: Checkpoint | None = None,
     progress: bool = True,
 ) -> TrainOutcome:
     """Train ``model`` with SGD on ``data.rows['train']``; keep the state of the best val loss.
 
-    When ``checkpoint`` exists and was written with the same config, training resumes after its
-    last finished epoch. A NaN or infinite loss raises ``TrainingDiverged``.
+    When ``checkpoint`` exists for the same run and data, training resumes after its last finished
+    epoch. A NaN or infinite loss raises ``TrainingDiverged``.
     """
     ctx = distributed.current()
     model.to(device)
@@ -167,17 +178,21 @@ def fit(
         raise ValueError(f"batch_size={config.batch_size} must be divisible by the {ctx.world_size} torchrun processes")
     # Each rank takes an equal slice of the global batch; DDP averages the gradients, which equals
     # the gradient of the whole batch, so N processes follow the single-process run.
-    net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if ctx.enabled else model
+    net = (
+        DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        if ctx.enabled
+        else model
+    )
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum)
     history: list[dict] = []
-    best = {"loss": math.inf, "epoch": -1, "state": None}
+    best: dict[str, Any] = {"loss": math.inf, "epoch": -1, "state": None}
+    iterations, max_epochs, patience = config.schedule()
     start_epoch, bad_epochs, seconds, resumed = 0, 0, 0.0, 0.0
-    ckpt_path = Path(checkpoint) if checkpoint else None
     identity = data.identity()
-    if ckpt_path and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path)
-        if _same_config(state["config"], config) and state.get("data") == identity:
+    if checkpoint and checkpoint.path.exists():
+        state = load_checkpoint(checkpoint.path)
+        if checkpoint.resumes(state["config"]) and state.get("data") == identity:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             history, bad_epochs, seconds = state["history"], state["bad_epochs"], state["seconds"]
@@ -186,16 +201,21 @@ def fit(
 
     train_rows = data.rows["train"]
     stopped = "max-epochs"
-    for epoch in range(start_epoch, config.max_epochs):
-        if bad_epochs >= config.patience:
+    for epoch in range(start_epoch, max_epochs):
+        if bad_epochs >= patience:
             stopped = "early-stopping"
             break
         model.train()
         t0 = time.perf_counter()
-        batches = epoch_batches(train_rows, config.seed, epoch, config.iterations_per_epoch, config.batch_size)
+        batches = epoch_batches(train_rows, config.seed, epoch, iterations, config.batch_size)
         running = 0.0
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.max_epochs}", unit="it",
-                   disable=not progress or not ctx.is_main, leave=False)
+        bar = tqdm(
+            batches,
+            desc=f"epoch {epoch + 1}/{max_epochs}",
+            unit="it",
+            disable=not progress or not ctx.is_main,
+            leave=False,
+        )
         for it, rows in enumerate(bar):
             V, a, y = data.batch(np.sort(rows)[ctx.rank :: ctx.world_size], device)
             with autocast_for(device, config.amp):
@@ -220,17 +240,24 @@ def fit(
             {"epoch": epoch + 1, "train_loss": running / len(batches), "val_loss": val_loss, "val_accuracy": val_acc}
         )
         if val_loss < best["loss"]:
-            best = {"loss": val_loss, "epoch": epoch + 1, "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+            best = {
+                "loss": val_loss,
+                "epoch": epoch + 1,
+                "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+            }
             bad_epochs = 0
         else:
             bad_epochs += 1
         if progress and ctx.is_main:
-            tqdm.write(f"epoch {epoch + 1}: train loss {history[-1]['train_loss']:.4f}  val loss {val_loss:.4f}  val acc {val_acc:.3f}")
-        if ckpt_path and ctx.is_main:
+            tqdm.write(
+                f"epoch {epoch + 1}: train loss {history[-1]['train_loss']:.4f}"
+                f"  val loss {val_loss:.4f}  val acc {val_acc:.3f}"
+            )
+        if checkpoint and ctx.is_main:
             _save_checkpoint(
-                ckpt_path,
+                checkpoint.path,
                 {
-                    "config": config.to_dict(),
+                    "config": checkpoint.run.to_dict(),
                     "data": identity,
                     "epoch": epoch,
                     "model": model.state_dict(),
@@ -244,9 +271,9 @@ def fit(
                 },
             )
     else:
-        if bad_epochs >= config.patience:
+        if bad_epochs >= patience:
             stopped = "early-stopping"
-    seen = len(history) * config.iterations_per_epoch * config.batch_size
+    seen = len(history) * iterations * config.batch_size
     return TrainOutcome(
         best_state=best["state"],
         best_epoch=best["epoch"],

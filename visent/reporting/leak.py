@@ -1,27 +1,8 @@
 """The adjective leak: how well an ANP's polarity is predicted without looking at any image.
 
-In VSO an image's label is its ANP's polarity, and the paper's model is given the image's true
-adjective (eq. 2). These rules measure, on the ontology alone, how much of the label that
-adjective already gives away. Each rule predicts the polarity (1 positive, 0 negative) of every
-ANP and is scored against the ANP's own score sign.
-
-Decisions (the choices that reproduce the 98.4 / 99.1 / 98.1 / 97.9 / 75.8 % of the leak table
-on VSO's ``3244ANPs.txt``; ``always_positive`` is 1789 / 3244 = 55.148 %, i.e. 55.1 %, where the
-table's 55.2 % rounded twice):
-
-* ANPs with a score of exactly 0 have no polarity: they are neither scored nor counted as votes.
-* ``adjective_majority``: a tie among an adjective's ANPs is broken by the sign of the
-  adjective's own score, so the prediction still depends on the adjective alone. (In VSO two
-  adjectives tie, ``sleepy`` 6:6 and ``concerned`` 1:1, both with negative scores.)
-* Leave-one-out rules abstain when the *other* ANPs of the group give no majority: the group has
-  no other ANP, or they tie. Accuracy is over the ANPs that get a prediction, and the abstentions
-  are reported next to it. Breaking these ties with the adjective's sign would smuggle the
-  adjective into the noun rule, and breaking them towards "positive" gives 74.9 % for nouns,
-  not the published 75.8 %. On VSO the adjective rule abstains on 21 ANPs (19 adjectives with a
-  single ANP, 2 ties) and the noun rule on 217 (126 single-ANP nouns, 91 ties).
-* ``adjective_sign`` abstains on adjectives with a score of exactly 0 (none in VSO).
-* ``adjective_majority_weighted`` weights each ANP by its Flickr image count; it is NaN when the
-  ontology has no counts (MVSO).
+Each rule predicts every ANP's polarity from the ontology alone and is scored against the ANP's
+score sign; the tie and abstention decisions that reproduce the published table are in the
+book's architecture chapter (section "The leak rules").
 """
 
 from __future__ import annotations
@@ -33,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from visent.ontology import Ontology
+from visent.data.ontology import Ontology
 
 __all__ = ["LeakError", "RuleResult", "evaluate_rules", "ontology_rules", "rules_table"]
 
@@ -102,7 +83,7 @@ def evaluate_rules(ontology: Ontology) -> list[RuleResult]:
 
     def leave_one_out(groups: dict[str, list[str]], key: int) -> Rule:
         def rule(anp: str) -> int | None:
-            return _majority([truth[other] for other in groups[ontology.anps[anp][key]] if other != anp])
+            return _majority([truth[other] for other in groups[str(ontology.anps[anp][key])] if other != anp])
 
         return rule
 

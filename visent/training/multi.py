@@ -5,7 +5,7 @@ small (about 0.3M parameters), so trained alone it leaves a GPU waiting on kerne
 stacking the parameters of ``S`` models of one architecture and mapping the step over the stack
 with ``vmap`` turns ``S`` small matrix products into one batched product per layer.
 
-A stacked run is the sequential ``visent.train.fit`` of each model, up to float rounding (batched
+A stacked run is the sequential ``visent.training.train.fit`` of each model, up to float rounding (batched
 products sum in another order):
 
 - initialisation: ``init_model`` is the pipeline's recipe, ``torch.manual_seed(seed)`` then
@@ -38,9 +38,9 @@ from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
 from visent.config import RunConfig
 from visent.model import VARIANTS, build_model
-from visent.train import TrainData, TrainingDiverged, TrainOutcome, autocast_for, epoch_batches
+from visent.training.train import TrainData, TrainingDiverged, TrainOutcome, autocast_for, epoch_batches
 
-VAL_BATCH = 256  # rows per validation forward, as in visent.train.predict
+VAL_BATCH = 256  # rows per validation forward, as in visent.training.train.predict
 
 
 class MultiTrainError(ValueError):
@@ -50,13 +50,12 @@ class MultiTrainError(ValueError):
 def init_model(variant: str, seed: int, data: TrainData, config: RunConfig) -> nn.Module:
     """A freshly initialised model of ``variant`` as the pipeline makes it for ``seed``.
 
-    The region size is read from the cache and the word size from ``data.queries`` (50, GloVe 6B
-    50d, when the variant uses no query), so the model fits the data it will train on.
+    The region size is read from the cache and the word size from ``data.queries``, so the model
+    fits the data it will train on.
     """
-    region_dim = int(data.cache.regions(data.rows["train"][:1]).shape[-1])
-    word_dim = 50 if data.queries is None else int(data.queries.shape[1])
+    word_dim = None if data.queries is None else int(data.queries.shape[1])
     torch.manual_seed(seed)
-    return build_model(variant, region_dim=region_dim, word_dim=word_dim, hidden_dim=config.hidden_dim)
+    return build_model(variant, region_dim=data.cache.shape[1], word_dim=word_dim, hidden_dim=config.hidden_dim)
 
 
 class HeadStack:
@@ -102,7 +101,9 @@ class HeadStack:
     def __len__(self) -> int:
         return next(iter(self.trainable.values())).shape[0]
 
-    def _loss(self, trainable: dict[str, Tensor], frozen: dict[str, Tensor], V: Tensor, a: Tensor | None, y: Tensor) -> Tensor:
+    def _loss(
+        self, trainable: dict[str, Tensor], frozen: dict[str, Tensor], V: Tensor, a: Tensor | None, y: Tensor
+    ) -> Tensor:
         with autocast_for(self.device, self.amp):
             logits = functional_call(self.base, {**trainable, **frozen}, (V, a))  # (B, C)
         return F.cross_entropy(logits.float(), y)
@@ -174,7 +175,7 @@ class _Record:
     def outcome(self, config: RunConfig) -> TrainOutcome:
         seen = len(self.history) * config.iterations_per_epoch * config.batch_size
         return TrainOutcome(
-            best_state=self.best_state,
+            best_state=self.best_state or {},
             best_epoch=self.best_epoch,
             epochs=len(self.history),
             stopped=self.stopped,
@@ -284,7 +285,7 @@ def _data_for(variant: str, data: TrainData | Mapping[str, TrainData]) -> TrainD
     if VARIANTS[variant].attribute_source is not None and data.queries is None:
         raise MultiTrainError(
             f"variant {variant!r} attends with an adjective's word vector, but its TrainData has queries=None;"
-            " pass the variant's queries (visent.pipeline.attribute_queries)"
+            " pass the variant's queries (visent.model.queries.attribute_queries)"
         )
     if len(data.rows.get("val", ())) == 0:
         raise MultiTrainError(f"variant {variant!r}: data.rows['val'] is empty; early stopping needs validation rows")

@@ -1,7 +1,7 @@
 """The attention model of the paper and the variants that test it.
 
 ``AttributeAttention`` holds the parameters of eqs. (1), (2) and (6) as ``nn.Linear`` modules and
-calls the pure functions of ``visent.equations`` in the paper's order. The variants differ only in
+calls the pure functions of ``visent.model.equations`` in the paper's order. The variants differ only in
 where the attention query comes from (see ``VARIANTS``), so every comparison in the reproduction
 report changes one thing at a time.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from visent.equations import (
+from visent.model.equations import (
     eq1_encode_regions,
     eq2_encode_attribute,
     eq3_pool,
@@ -26,7 +26,7 @@ QUERIES = ("attribute", "learned", "none")
 
 
 class AttributeAttention(nn.Module):
-    """Attribute-guided attention over the 196 conv5_3 regions (eqs. 1-6).
+    """Attribute-guided attention over the N conv5_3 regions (eqs. 1-6; N = 196 at 224 px).
 
     Args:
         region_dim: channels of a region vector ``V_i`` (512 for VGG-16 conv5_3).
@@ -40,9 +40,9 @@ class AttributeAttention(nn.Module):
 
     def __init__(
         self,
-        region_dim: int = 512,
-        word_dim: int = 50,
-        hidden_dim: int = 512,
+        region_dim: int,
+        word_dim: int,
+        hidden_dim: int,
         num_classes: int = 2,
         query: str = "attribute",
     ) -> None:
@@ -112,7 +112,7 @@ class AdjectiveOnly(nn.Module):
     the adjective's polarity through its attention weights.
     """
 
-    def __init__(self, word_dim: int = 50, num_classes: int = 2) -> None:
+    def __init__(self, word_dim: int, num_classes: int = 2) -> None:
         super().__init__()
         self.classifier = nn.Linear(word_dim, num_classes)
 
@@ -127,9 +127,12 @@ class AdjectiveOnly(nn.Module):
 
 class LinearProbe(nn.Module):
     """The standard frozen-feature baseline: logistic regression on the whole-image mean of the
-    regions, standardised with the training images' mean and sd (``visent.probe`` fits it)."""
+    regions, standardised with the training images' mean and sd (``visent.training.probe`` fits it)."""
 
-    def __init__(self, region_dim: int = 512, num_classes: int = 2) -> None:
+    mean: Tensor
+    std: Tensor
+
+    def __init__(self, region_dim: int, num_classes: int = 2) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(region_dim))
         self.register_buffer("std", torch.ones(region_dim))
@@ -155,7 +158,9 @@ class Variant:
     attribute_source: str | None  # "truth", "shuffled", "predicted" or None
     uses_image: bool
     purpose: str
-    trainer: str = "sgd"  # "sgd": visent.train.fit, the paper's schedule; "probe": visent.probe.fit_probe
+    trainer: str = (
+        "sgd"  # "sgd": visent.training.train.fit, the paper's schedule; "probe": visent.training.probe.fit_probe
+    )
 
 
 VARIANTS: dict[str, Variant] = {
@@ -164,32 +169,50 @@ VARIANTS: dict[str, Variant] = {
         Variant("gap", "none", None, True, "whole-image baseline (the paper's 70% row)"),
         Variant("attention-truth", "attribute", "truth", True, "the paper's model (the 99% row)"),
         Variant(
-            "attention-shuffled", "attribute", "shuffled", True,
+            "attention-shuffled",
+            "attribute",
+            "shuffled",
+            True,
             "control: a random other adjective as the query",
         ),
         Variant(
-            "attention-predicted", "attribute", "predicted", True,
+            "attention-predicted",
+            "attribute",
+            "predicted",
+            True,
             "adjective predicted from the image (You et al. 2017), no label leak",
         ),
         Variant("attention-learned", "learned", None, True, "image-only attention, one learned query"),
         Variant("adjective-only", "adjective-only", "truth", False, "no image: the leak's ceiling"),
         Variant(
-            "linear-probe", "probe", None, True,
-            "frozen-feature baseline: logistic regression on mean conv5_3, L2 chosen on val", trainer="probe",
+            "linear-probe",
+            "probe",
+            None,
+            True,
+            "frozen-feature baseline: logistic regression on mean conv5_3, L2 chosen on val",
+            trainer="probe",
         ),
     )
 }
 
 
+#: The size of the learned query of ``attention-learned``, which reads no word vectors: that of
+#: GloVe 6B 50d, so that it starts on the scale of a word vector.
+LEARNED_QUERY_DIM = 50
+
+
 def build_model(
-    variant: str, *, region_dim: int = 512, word_dim: int = 50, hidden_dim: int = 512
+    variant: str, *, region_dim: int, hidden_dim: int, word_dim: int | None = None, num_classes: int = 2
 ) -> nn.Module:
-    """The module for a variant name of ``VARIANTS``."""
+    """The module for a variant name of ``VARIANTS``, sized by the data: ``region_dim`` channels
+    per region (the feature cache's), ``word_dim`` the query vectors' size (None: no word vectors)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose one of {sorted(VARIANTS)}")
     spec = VARIANTS[variant]
+    if word_dim is None and spec.attribute_source is not None:
+        raise ValueError(f"variant {variant!r} reads word vectors: give their size as word_dim")
     if spec.query == "adjective-only":
-        return AdjectiveOnly(word_dim=word_dim)
+        return AdjectiveOnly(word_dim=word_dim or 0, num_classes=num_classes)  # word_dim is given: checked above
     if spec.query == "probe":
-        return LinearProbe(region_dim)
-    return AttributeAttention(region_dim, word_dim, hidden_dim, query=spec.query)
+        return LinearProbe(region_dim, num_classes)
+    return AttributeAttention(region_dim, word_dim or LEARNED_QUERY_DIM, hidden_dim, num_classes, query=spec.query)

@@ -16,9 +16,9 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import os
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import numpy as np

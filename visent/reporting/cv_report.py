@@ -29,7 +29,8 @@ NOT_MEASURED = "not yet measured"
 def cv_runs(results: list[dict[str, Any]], layout: str = "twitter") -> list[dict[str, Any]]:
     """The per-fold run results of ``layout`` (no summaries)."""
     return [
-        r for r in results
+        r
+        for r in results
         if r.get("kind") != "cv-summary" and r["config"].get("dataset") == layout and r["config"].get("cv_folds")
     ]
 
@@ -37,8 +38,13 @@ def cv_runs(results: list[dict[str, Any]], layout: str = "twitter") -> list[dict
 def fold_frame(runs: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per (subset, variant, fold): test accuracy averaged over seeds, and the seed count."""
     rows = [
-        {"subset": r["config"]["twitter_subset"], "variant": r["variant"], "fold": int(r["config"]["cv_fold"]),
-         "seed": r["config"]["seed"], "accuracy": r["metrics"]["test_accuracy"]}
+        {
+            "subset": r["config"]["twitter_subset"],
+            "variant": r["variant"],
+            "fold": int(r["config"]["cv_fold"]),
+            "seed": r["config"]["seed"],
+            "accuracy": r["metrics"]["test_accuracy"],
+        }
         for r in runs
     ]
     frame = pd.DataFrame(rows, columns=["subset", "variant", "fold", "seed", "accuracy"])
@@ -123,9 +129,13 @@ def moonshot_text(frame: pd.DataFrame) -> str:
         return "**Not yet measured**: no 5-agree runs. `make twitter` runs them.\n"
     lines = []
     for variant, o in outcome.items():
-        gain = "no paired probe runs" if o["gain_over_probe"] is None else (
-            f"{100 * o['gain_over_probe']:+.1f} points over the linear probe"
-            + (f" (sd over folds {100 * o['gain_sd']:.1f})" if o["gain_sd"] is not None else "")
+        gain = (
+            "no paired probe runs"
+            if o["gain_over_probe"] is None
+            else (
+                f"{100 * o['gain_over_probe']:+.1f} points over the linear probe"
+                + (f" (sd over folds {100 * o['gain_sd']:.1f})" if o["gain_sd"] is not None else "")
+            )
         )
         verdict = "**reached**" if o["met"] else "not reached"
         lines.append(f"- `{variant}`: {100 * o['mean']:.1f}% mean accuracy, {gain}: {verdict}.")
@@ -175,7 +185,9 @@ def verdict_text(frame: pd.DataFrame, variant: str = "attention-learned") -> str
         return f"**Not yet measured**: no paired runs of `{variant}`.\n"
     largest = max(
         abs(100 * paired(frame, subset, a, b).mean())
-        for subset in SUBSETS for a in _ordered_variants(frame) for b in _ordered_variants(frame)
+        for subset in SUBSETS
+        for a in _ordered_variants(frame)
+        for b in _ordered_variants(frame)
         if a != b and len(paired(frame, subset, a, b))
     )
     return (
@@ -193,8 +205,14 @@ def examples_run(runs: list[dict[str, Any]], variant: str = "attention-learned")
     candidates = [r for r in runs if r["variant"] == variant and r.get("examples")]
     if not candidates:
         return None
-    return min(candidates, key=lambda r: (order.index(r["config"]["twitter_subset"]) if r["config"]["twitter_subset"] in order else 9,
-                                          r["config"]["cv_fold"], r["config"]["seed"]))
+    return min(
+        candidates,
+        key=lambda r: (
+            order.index(r["config"]["twitter_subset"]) if r["config"]["twitter_subset"] in order else 9,
+            r["config"]["cv_fold"],
+            r["config"]["seed"],
+        ),
+    )
 
 
 def examples_figure(run: dict[str, Any], data_root: str | Path | None, path: str | Path) -> tuple[Path, bool]:
@@ -203,7 +221,8 @@ def examples_figure(run: dict[str, Any], data_root: str | Path | None, path: str
     from PIL import Image
 
     from visent.data.images import ImageError, load_image
-    from visent.viz import CLASS_NAMES, overlay_grid
+    from visent.data.table import CLASS_NAMES
+    from visent.reporting.viz import overlay_grid
 
     examples = run["examples"]
     root = Path(data_root) if data_root else None

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 REQUIRED_KEYS = ("run_id", "variant", "config", "dataset", "backbone", "metrics", "timing", "env")
 
 
+#: The subfolder of a results folder that holds benchmark files, not run results.
+BENCH_FOLDER = "bench"
 #: Folders that runs and book builds write into; changes there are outputs, not changes to the code.
 OUTPUT_DIRS = ("results", "book/_generated")
 
@@ -36,7 +38,10 @@ def git_commit(repo: str | Path | None = None) -> dict[str, Any]:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no", "--", *pathspec],
-            cwd=cwd, capture_output=True, text=True, check=True,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         return {"commit": sha, "dirty": bool(dirty)}
     except (OSError, subprocess.CalledProcessError):
@@ -89,15 +94,54 @@ def write_result(result: dict[str, Any], results_dir: str | Path) -> Path:
     return atomic_write(Path(results_dir) / f"{result['run_id']}.json", lambda fh: fh.write(text.encode()))
 
 
-def load_results(results_dir: str | Path, pattern: str = "*.json") -> list[dict[str, Any]]:
-    """Every result file under ``results_dir`` that has the required keys, sorted by run id."""
-    out = []
-    for path in sorted(Path(results_dir).glob(pattern)):
+class ResultsError(ValueError):
+    """A results folder the tables cannot be built from; the message names the file and the fix."""
+
+
+def json_object(path: Path) -> dict[str, Any]:
+    try:
         data = json.loads(path.read_text())
-        if all(k in data for k in REQUIRED_KEYS):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ResultsError(
+            f"{path}: not readable as JSON ({err}); rewrite it or move it out of the results folder"
+        ) from err
+    if not isinstance(data, dict):
+        raise ResultsError(
+            f"{path}: holds a JSON {type(data).__name__}, not an object; move it out of the results folder"
+        )
+    return data
+
+
+def load_results(results_dir: str | Path) -> list[dict[str, Any]]:
+    """Every run result in ``results_dir`` and its subfolders but ``bench/``, each with its ``_path``,
+    sorted by file within each folder.
+
+    Raises:
+        ResultsError: a JSON file there is not a run result (unreadable, or missing a required key),
+            or two files hold the same ``run_id`` (the run would be counted twice).
+    """
+    root = Path(results_dir)
+    if not root.is_dir():
+        return []
+    folders = [root] + sorted(p for p in root.iterdir() if p.is_dir() and p.name != BENCH_FOLDER)
+    results: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    for folder in folders:
+        for path in sorted(folder.glob("*.json")):
+            data = json_object(path)
+            missing = [key for key in REQUIRED_KEYS if key not in data]
+            if missing:
+                raise ResultsError(
+                    f"{path}: not a run result, it lacks the keys {missing}; write it with "
+                    f"visent.reporting.results.write_result, or move it out of {root}"
+                    f" (benchmarks go in {root / BENCH_FOLDER})"
+                )
+            first = seen.setdefault(data["run_id"], str(path))
+            if first != str(path):
+                raise ResultsError(f"run_id {data['run_id']!r} is in both {first} and {path}; delete the stale copy")
             data["_path"] = str(path)
-            out.append(data)
-    return out
+            results.append(data)
+    return results
 
 
 def results_frame(results: list[dict[str, Any]]) -> "pd.DataFrame":
@@ -134,7 +178,6 @@ def markdown_table(frame: "pd.DataFrame", floatfmt: str = ".3f") -> str:
     frame = frame.copy()
     if "random_weights" in frame:
         frame["weights"] = [
-            f"{w} (RANDOM: not a result)" if rnd else w
-            for w, rnd in zip(frame["weights"], frame.pop("random_weights"))
+            f"{w} (RANDOM: not a result)" if rnd else w for w, rnd in zip(frame["weights"], frame.pop("random_weights"))
         ]
     return frame.to_markdown(index=False, floatfmt=floatfmt)

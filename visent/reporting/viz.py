@@ -27,6 +27,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from PIL import Image
 
+from visent.data.table import CLASS_NAMES
+
 __all__ = [
     "CLASS_COLOURS",
     "VizError",
@@ -42,8 +44,6 @@ __all__ = [
     "upsample_attention",
 ]
 
-GRID = 14
-CLASS_NAMES: dict[int, str] = {1: "positive", 0: "negative"}
 #: Colour-blind safe pair (ColorBrewer Dark2), used for polarity in every figure.
 CLASS_COLOURS: dict[str, str] = {"positive": "#1b9e77", "negative": "#d95f02"}
 BOX_COLOUR = "white"
@@ -138,15 +138,27 @@ def _draw_image(ax: Axes, image: ImageLike, box: Box | None = None, title: str |
 
 
 def _draw_overlay(
-    ax: Axes, image: ImageLike, o: np.ndarray, box: Box | None, title: str | None, alpha: float, vmax: float | None,
+    ax: Axes,
+    image: ImageLike,
+    o: np.ndarray,
+    box: Box | None,
+    title: str | None,
+    alpha: float,
+    vmax: float | None,
     signed: bool = False,
 ) -> None:
     height, width = _draw_image(ax, image, box, title)
     heat = upsample_attention(o, (height, width))
     vmax = vmax if vmax else max(float(np.abs(heat).max()), 1e-12)
     # The heat map shares the image's extent, so grid cell (r, c) lies over the pixels it pools.
-    ax.imshow(heat, extent=(0, width, height, 0), cmap=EVIDENCE_CMAP if signed else ATTENTION_CMAP, alpha=alpha,
-              vmin=-vmax if signed else 0.0, vmax=vmax)
+    ax.imshow(
+        heat,
+        extent=(0, width, height, 0),
+        cmap=EVIDENCE_CMAP if signed else ATTENTION_CMAP,
+        alpha=alpha,
+        vmin=-vmax if signed else 0.0,
+        vmax=vmax,
+    )
 
 
 def attention_overlay(
@@ -192,7 +204,11 @@ def attention_figure(
         if len(arr) != n:
             raise VizError(f"maps[{name!r}] has {len(arr)} rows for {n} images; give one (196,) map per image")
         grids[name] = [_as_grid(row, f"maps[{name!r}][{i}]") for i, row in enumerate(arr)]
-    for what, seq in (("boxes", boxes), ("row_titles", row_titles), *((f"labels[{k!r}]", v) for k, v in (labels or {}).items())):
+    for what, seq in (
+        ("boxes", boxes),
+        ("row_titles", row_titles),
+        *((f"labels[{k!r}]", v) for k, v in (labels or {}).items()),
+    ):
         if seq is not None and len(seq) != n:
             raise VizError(f"{what} has {len(seq)} entries for {n} images")
     unknown = set(labels or {}) - set(maps)
@@ -237,7 +253,7 @@ def overlay_grid(
     axes = list(fig.subplots(nrows, ncols, squeeze=False).ravel())
     for k, (ax, image) in enumerate(zip(axes, images)):
         _draw_overlay(ax, image, _as_grid(weights[k], f"o[{k}]"), None, titles[k] if titles else None, alpha, None)
-    for ax in axes[len(images):]:
+    for ax in axes[len(images) :]:
         ax.remove()
     if path is not None:
         path = Path(path)
@@ -278,7 +294,7 @@ def grid_maps(
         ax.set_xticks([])
         ax.set_yticks([])
         fig.colorbar(shown, ax=ax, shrink=0.8)
-    for ax in axes[len(grids):]:
+    for ax in axes[len(grids) :]:
         ax.remove()
     return fig
 
@@ -361,7 +377,9 @@ def glove_pca(words: Sequence[str], vectors: np.ndarray, polarity: Sequence[int]
     vectors = np.asarray(vectors, dtype=np.float64)
     n = len(words)
     if vectors.ndim != 2 or len(vectors) != n or len(polarity) != n:
-        raise VizError(f"glove_pca needs n words, (n, dim) vectors and n polarities; got {n}, {vectors.shape}, {len(polarity)}")
+        raise VizError(
+            f"glove_pca needs n words, (n, dim) vectors and n polarities; got {n}, {vectors.shape}, {len(polarity)}"
+        )
     if n < 3:
         raise VizError(f"glove_pca needs at least 3 words for two principal components, got {n}")
     centred = vectors - vectors.mean(axis=0)
@@ -387,7 +405,9 @@ def glove_pca(words: Sequence[str], vectors: np.ndarray, polarity: Sequence[int]
 # ------------------------------------------------------------------------------ training, results
 
 
-def training_curves(history: Sequence[Mapping[str, float]], best_epoch: int | None = None, stopped: str | None = None) -> Figure:
+def training_curves(
+    history: Sequence[Mapping[str, float]], best_epoch: int | None = None, stopped: str | None = None
+) -> Figure:
     """Loss (train and val) and val accuracy per epoch, from a result's ``training.history``.
 
     ``best_epoch`` (the state kept, lowest val loss) is marked on both panels; when ``stopped`` is
@@ -399,7 +419,7 @@ def training_curves(history: Sequence[Mapping[str, float]], best_epoch: int | No
     for i, entry in enumerate(history):
         absent = [k for k in needed if k not in entry]
         if absent:
-            raise VizError(f"history[{i}] lacks {absent}; entries are written by visent.train.fit")
+            raise VizError(f"history[{i}] lacks {absent}; entries are written by visent.training.train.fit")
     frame = pd.DataFrame(list(history))
     fig = Figure(figsize=(10, 3.8), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
@@ -431,7 +451,7 @@ def results_bars(
 
     Args:
         frame: one row per run with ``variant``, ``dataset``, ``split`` and ``metric`` (a fraction),
-            e.g. ``visent.results.results_frame``.
+            e.g. ``visent.reporting.results.results_frame``.
         paper: variant -> the paper's value in percent (Table 1: gap 70, attention-truth 99).
         order: variants in display order (default: as they first appear).
     """
@@ -443,7 +463,9 @@ def results_bars(
         return fig
     missing = {"variant", "dataset", "split", metric} - set(frame)
     if missing:
-        raise VizError(f"results_bars needs columns {sorted(missing)} in the frame (visent.results.results_frame)")
+        raise VizError(
+            f"results_bars needs columns {sorted(missing)} in the frame (visent.reporting.results.results_frame)"
+        )
     data = frame.assign(
         percent=100 * frame[metric].astype(float),
         run=frame["dataset"].astype(str) + " / " + frame["split"].astype(str),

@@ -1,0 +1,1 @@
+"""Evaluation metrics, result files, the book's tables and figures."""
