@@ -2,6 +2,7 @@
 unreadable images kept as reported rows."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from visent.backbone import VGG16Conv53, get_weights, to_regions
 from visent.data.layouts import load_dataset
 from visent.features import CacheError, FeatureCache, extract_features, features_fingerprint, write_array_cache
+from visent.precision import PrecisionWarning
 
 
 @pytest.fixture
@@ -110,3 +112,16 @@ def test_labels_and_splits_do_not_change_the_cache_key(dataset):
     dataset.samples["split"] = "train"
     dataset.samples["label"] = 1 - dataset.samples["label"]
     assert features_fingerprint(dataset) == before
+
+
+def test_bf16_features_get_their_own_cache_close_to_the_fp32_ones(dataset, weights, tmp_path):
+    small = weights.resized(64)  # bf16 may be emulated on this CPU: keep the images small
+    fp32 = extract(dataset, small, tmp_path / "cache")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrecisionWarning)  # an emulating CPU warns; tested in test_precision
+        bf16 = extract(dataset, small, tmp_path / "cache", amp="bf16")
+    assert bf16.root != fp32.root and bf16.root.name.endswith("-bf16")
+    assert (fp32.manifest["precision"], bf16.manifest["precision"]) == ("fp32", "bf16")
+    rows = np.setdiff1d(np.arange(len(fp32)), sorted(fp32.failed))
+    a, b = (c.regions(rows).numpy().astype(np.float32) for c in (fp32, bf16))
+    assert np.abs(a - b).max() <= 0.05 * np.abs(a).max()  # bf16 keeps 8 bits of mantissa

@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 from visent.backbone import WEIGHTS
 from visent.backbone.preprocess import DEFAULT_SIZE
 from visent.model import VARIANTS
+from visent.precision import AMP_MODES
 
 if TYPE_CHECKING:
     from visent.data.layouts import Layout
     from visent.registry import Registry
 
 DEVICES = ("auto", "cpu", "cuda")
-AMP_MODES = ("auto", "off", "bf16")
 OOV_POLICIES = ("error", "skip")
 BALANCE_CHOICES = ("none", "undersample", "oversample")
 _RUN_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
@@ -176,7 +176,7 @@ class TrainingConfig:
     lr: float = _opt(0.001, "SGD learning rate (paper: 0.001)")
     momentum: float = _opt(0.9, "SGD momentum (the paper states none; 0.9 is the Caffe-era SGD default)")
     device: str = _opt("auto", "training/extraction device", DEVICES)
-    amp: str = _opt("auto", "mixed precision: bf16 on CUDA when auto", AMP_MODES)
+    amp: str = _opt("auto", "precision of extraction and training: auto = bf16 on CUDA, fp32 on the CPU", AMP_MODES)
 
     def __post_init__(self) -> None:
         _check_choices(self)

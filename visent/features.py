@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 from tqdm import tqdm
 
-from visent import distributed
+from visent import distributed, precision
 from visent.atomic import atomic_write
 from visent.backbone import VGG16Conv53, Weights, get_weights, output_shape, to_regions
 from visent.data.augment import augment_image
@@ -237,9 +237,10 @@ def features_fingerprint(dataset: Dataset) -> str:
     return digest.hexdigest()
 
 
-def cache_folder(cache_dir: str | Path, fingerprint: str, weights: Weights) -> Path:
+def cache_folder(cache_dir: str | Path, fingerprint: str, weights: Weights, dtype: str = "fp32") -> Path:
+    """``<cache_dir>/<fingerprint>-<weights id>[-bf16]``: features of other weights or precision never mix."""
     safe_weights = re.sub(r"[^A-Za-z0-9._-]+", "_", weights.id)[:60]
-    return Path(cache_dir) / f"{fingerprint[:16]}-{safe_weights}"
+    return Path(cache_dir) / (f"{fingerprint[:16]}-{safe_weights}" + ("" if dtype == "fp32" else f"-{dtype}"))
 
 
 def _shard_name(start: int, stop: int) -> str:
@@ -273,7 +274,7 @@ def extract_features(
     batch_size: int = 16,
     num_workers: int = 0,
     device: str | torch.device = "cpu",
-    amp: bool = False,
+    amp: str = "off",
     shard_size: int = DEFAULT_SHARD_SIZE,
     progress: bool = True,
     augment_seed: int = 0,
@@ -285,8 +286,12 @@ def extract_features(
     """
     ctx = distributed.current()
     weights = get_weights(weights) if isinstance(weights, str) else weights
+    dev = torch.device(device)
+    dtype = precision.name(amp, dev)
     ident = {"dataset_fingerprint": features_fingerprint(dataset), "weights": weights.id}
-    folder = cache_folder(cache_dir, ident["dataset_fingerprint"], weights)
+    if dtype != "fp32":  # fp32 caches keep the identity they had before precision was recorded
+        ident["precision"] = dtype
+    folder = cache_folder(cache_dir, ident["dataset_fingerprint"], weights, dtype)
     shape = output_shape(weights.transform.size)[:2]  # (N, C)
     if (folder / "manifest.json").exists():
         cache = FeatureCache.open(folder)
@@ -306,7 +311,7 @@ def extract_features(
             todo.append((start, stop))
 
     if todo:
-        dev = torch.device(device)
+        precision.check(amp, dev)
         trunk = VGG16Conv53(weights).to(dev)
         if dev.type == "cuda":
             trunk = trunk.to(memory_format=torch.channels_last)
@@ -333,7 +338,7 @@ def extract_features(
                 x = weights.transform.normalize(images.to(dev, non_blocking=True))
                 if dev.type == "cuda":
                     x = x.contiguous(memory_format=torch.channels_last)
-                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                with precision.autocast(amp, dev):
                     fmap = trunk(x)  # (B, C, H/16, W/16)
                 feats = to_regions(fmap.float()).to(torch.float16).cpu().numpy()  # (B, N, C)
                 for row, f, reason in zip(batch_rows.tolist(), feats, reasons):
@@ -364,6 +369,7 @@ def extract_features(
                 "weights": weights.describe(),
                 "transform": weights.transform.describe(),
                 "image_size": list(weights.transform.size),
+                "precision": dtype,
             },
         )
     distributed.barrier()

@@ -122,7 +122,7 @@ def extract(
         batch_size=config.extract_batch_size,
         num_workers=config.num_workers,
         device=device,
-        amp=device.type == "cuda" and config.amp != "off",
+        amp=config.amp,
         shard_size=config.shard_size,
         progress=progress,
         augment_seed=augment_seed,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import torch
+
+from visent import precision
 from visent.data.table import SPLIT_NAMES
 from visent.model import VARIANTS
 from visent.reporting.results import env_info
@@ -93,6 +96,7 @@ def build_result(
         },
         "embeddings": prepared.vectors.describe() if prepared.vectors else None,
         "training": {
+            "precision": precision.name(config.amp, torch.device(device)),  # extraction's too: one decision
             "epochs": outcome.epochs,
             "best_epoch": outcome.best_epoch,
             "stopped": outcome.stopped,

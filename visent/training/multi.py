@@ -36,9 +36,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
+from visent import precision
 from visent.config import RunConfig
 from visent.model import VARIANTS, build_model
-from visent.training.train import TrainData, TrainingDiverged, TrainOutcome, autocast_for, epoch_batches
+from visent.training.train import TrainData, TrainingDiverged, TrainOutcome, epoch_batches
 
 VAL_BATCH = 256  # rows per validation forward, as in visent.training.train.predict
 
@@ -104,7 +105,7 @@ class HeadStack:
     def _loss(
         self, trainable: dict[str, Tensor], frozen: dict[str, Tensor], V: Tensor, a: Tensor | None, y: Tensor
     ) -> Tensor:
-        with autocast_for(self.device, self.amp):
+        with precision.autocast(self.amp, self.device):
             logits = functional_call(self.base, {**trainable, **frozen}, (V, a))  # (B, C)
         return F.cross_entropy(logits.float(), y)
 
@@ -129,7 +130,7 @@ class HeadStack:
         """Class probabilities ``(S, B, C)`` of every model on one shared batch ``V`` ``(B, 196, D)``."""
 
         def logits(trainable: dict[str, Tensor], frozen: dict[str, Tensor]) -> Tensor:
-            with autocast_for(self.device, self.amp):
+            with precision.autocast(self.amp, self.device):
                 return functional_call(self.base, {**trainable, **frozen}, (V, a))  # (B, C)
 
         return vmap(logits)(self.trainable, self.frozen).float().softmax(-1)

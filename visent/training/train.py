@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from visent import distributed
+from visent import distributed, precision
 from visent.atomic import atomic_write
 from visent.config import ConfigError, RunConfig, TrainingConfig
 
@@ -83,11 +83,6 @@ def epoch_batches(train_rows: np.ndarray, seed: int, epoch: int, iterations: int
     return np.concatenate(passes)[:need].reshape(iterations, batch_size)
 
 
-def autocast_for(device: torch.device, amp: str):
-    enabled = amp == "bf16" or (amp == "auto" and device.type == "cuda")
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
-
-
 @torch.no_grad()
 def predict(
     model: nn.Module, data: TrainData, rows: np.ndarray, device: torch.device, amp: str = "off", batch_size: int = 256
@@ -97,7 +92,7 @@ def predict(
     probs, attn = [], []
     for start in range(0, len(rows), batch_size):
         V, a, _ = data.batch(rows[start : start + batch_size], device)
-        with autocast_for(device, amp):
+        with precision.autocast(amp, device):
             logits, o = model(V, a, return_attention=True)
         probs.append(logits.float().softmax(-1).cpu().numpy())
         if o is not None:
@@ -173,6 +168,7 @@ def fit(
     epoch. A NaN or infinite loss raises ``TrainingDiverged``.
     """
     ctx = distributed.current()
+    precision.check(config.amp, device)
     model.to(device)
     if ctx.enabled and config.batch_size % ctx.world_size:
         raise ValueError(f"batch_size={config.batch_size} must be divisible by the {ctx.world_size} torchrun processes")
@@ -218,7 +214,7 @@ def fit(
         )
         for it, rows in enumerate(bar):
             V, a, y = data.batch(np.sort(rows)[ctx.rank :: ctx.world_size], device)
-            with autocast_for(device, config.amp):
+            with precision.autocast(config.amp, device):
                 logits = net(V, a)
             loss = F.cross_entropy(logits.float(), y)
             if not torch.isfinite(loss):
