@@ -8,6 +8,8 @@ The book is built once per module into a temporary copy of its sources (``_confi
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import shutil
 import subprocess
@@ -15,12 +17,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 import yaml
 from PIL import Image
 
-from visent.report import write_includes
+from visent.reporting.report import write_includes
 
 REPO = Path(__file__).resolve().parents[1]
 ONTOLOGY = Path(__file__).resolve().parents[2] / "shared" / "data" / "vso" / "3244ANPs.txt"
@@ -28,6 +31,10 @@ MATHJAX = REPO / "_build" / "mathjax" / "mathjax" / "tex-chtml.js"
 CHROMIUM = Path("/usr/bin/chromium")
 HANG_S = 600  # the build takes seconds; this only stops a hung build from holding CI
 TITLE = yaml.safe_load((REPO / "_config.yml").read_text())["title"]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+#: The longest code line a notebook may have: at the font size of book/_static/visent.css,
+#: 88 characters fit the article column of a 1280 px window, so no code cell scrolls sideways.
+CODE_COLUMNS = 88
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,9 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> Book:
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     proc = subprocess.run(
         [str(jupyter_book), "build", str(source), "-W", "-n", "--keep-going"],
-        capture_output=True, text=True, timeout=HANG_S,
+        capture_output=True,
+        text=True,
+        timeout=HANG_S,
     )
     return Book(source / "_build" / "html", proc.returncode, proc.stdout + proc.stderr)
 
@@ -132,8 +141,14 @@ def chromium() -> Path:
 
 def _chromium(binary: Path, profile: Path, *args: str) -> subprocess.CompletedProcess:
     flags = [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
         f"--user-data-dir={profile}",
         # MathJax typesets after page load; virtual time lets it finish before the capture.
         "--virtual-time-budget=10000",
@@ -157,3 +172,88 @@ def test_chromium_renders_the_title_a_table_and_typeset_math(book, chromium, tmp
     assert title and TITLE in title.group(1), f"{page} rendered without the book's title"
     assert "<table" in dom
     assert "<mjx-container" in dom, f"MathJax did not typeset {page}"
+
+
+def _code_cells(path: Path) -> list:
+    return [cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+
+
+def test_no_code_line_of_a_notebook_is_wider_than_the_page():
+    too_wide = [
+        f"{path.name} code cell {i}: {len(line)} characters: {line[:50]}..."
+        for path in NOTEBOOKS
+        for i, cell in enumerate(_code_cells(path))
+        for line in cell.source.splitlines()
+        if len(line) > CODE_COLUMNS
+    ]
+
+    assert len(NOTEBOOKS) == 6
+    assert not too_wide, "\n".join(too_wide)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_a_notebook_opens_with_its_setup_and_parameters_collapsed(path):
+    setup_cell, parameters, first_shown, *_ = _code_cells(path)
+    sources = [cell.source for cell in _code_cells(path)]
+
+    assert "setup()" in setup_cell.source and setup_cell.metadata.tags == ["hide-input"]
+    assert parameters.metadata.tags == ["parameters", "hide-input"]  # papermill finds the tag
+    assert "hide-input" not in first_shown.metadata.tags
+    assert re.search(r"config = run_config\(\s*globals\(\)", first_shown.source)
+    assert not any("RunConfig.from_dict" in source or "os.chdir" in source for source in sources)
+
+
+# Run by the page after loading: each code block of a notebook cell, whether a reader sees it
+# (the input of a collapsed cell is not shown) and where; then every toggle is opened, as by a
+# reader who wants the hidden code, and each block's overflow (scroll minus box width) is taken.
+LAYOUT_PROBE = """<script>
+window.addEventListener("load", () => {
+  const pres = [...document.querySelectorAll("div.cell_input pre")];
+  const blocks = pres.map(pre => ({
+    shown: !pre.closest("details:not([open])") && pre.getClientRects().length > 0,
+    top: pre.getBoundingClientRect().top + window.scrollY,
+    text: pre.textContent,
+  }));
+  document.querySelectorAll("details").forEach(details => { details.open = true; });
+  pres.forEach((pre, i) => { blocks[i].overflow = pre.scrollWidth - pre.clientWidth; });
+  const heading = document.querySelector("article h1").getBoundingClientRect();
+  const probe = document.createElement("pre");
+  probe.id = "layout-probe";
+  probe.textContent = JSON.stringify({blocks, heading_bottom: heading.bottom + window.scrollY});
+  document.body.appendChild(probe);
+});
+</script>"""
+
+
+def test_the_training_notebook_page_opens_with_its_story_not_its_setup_code(book, chromium, tmp_path):
+    page = book.html / "notebooks" / "04_training.html"
+    probed = page.with_name("04_training_probed.html")  # beside the page: same relative links
+    probed.write_text(page.read_text().replace("</body>", LAYOUT_PROBE + "</body>"))
+    png, window = tmp_path / "page.png", "--window-size=1280,2000"
+
+    _chromium(chromium, tmp_path / "profile", f"--screenshot={png}", window, page.as_uri())
+    dom = _chromium(chromium, tmp_path / "profile", window, "--dump-dom", page.as_uri()).stdout
+    probed_dom = _chromium(chromium, tmp_path / "profile", window, "--dump-dom", probed.as_uri()).stdout
+    probe = re.search(r'<pre id="layout-probe"[^>]*>(.*?)</pre>', probed_dom, re.S)
+    layout = json.loads(html.unescape(probe.group(1))) if probe else {"blocks": []}
+    blocks = layout["blocks"]
+    shown = [block for block in blocks if block["shown"]]
+    cells = re.findall(r'<div class="cell( [^"]*)"', dom)  # the classes of each notebook cell
+    toggles = [t for t in re.findall(r"<details( [^>]*)>", dom) if "above-input" in t]
+
+    pixels = np.asarray(Image.open(png).convert("L"), dtype=np.float64)
+    assert pixels.std() > 10, "the screenshot of the training notebook is blank"
+    assert len(blocks) == len(cells) >= 6 and shown, f"the code blocks of {page.name} were not found"
+    # The setup cell (imports) and the parameters cell come first, each behind a closed toggle.
+    assert "tag_hide-input" in cells[0] and "tag_parameters tag_hide-input" in cells[1]
+    assert len(toggles) >= 3 and not any(" open" in t for t in toggles), toggles
+    assert "Show code cell source" in dom
+    assert "from visent.notebook import" in blocks[0]["text"] and not blocks[0]["shown"]
+    assert 'variant = "attention-truth"' in blocks[1]["text"] and not blocks[1]["shown"]
+    # What a reader sees first, below the title, is the config built from those parameters.
+    first = shown[0]
+    assert re.search(r"config = run_config\(\s*globals\(\)", first["text"])
+    assert "import" not in first["text"] and first["top"] > layout["heading_bottom"]
+    # No code block, opened or not, is wider than its box; no line is longer than the limit.
+    assert [(b["text"][:40], b["overflow"]) for b in blocks if b["overflow"] > 0] == []
+    assert max(len(line) for b in blocks for line in b["text"].splitlines()) <= CODE_COLUMNS

@@ -18,7 +18,7 @@ REGION_COLUMNS: tuple[str, ...] = ("path", "x0", "y0", "x1", "y1", "width", "hei
 
 
 @register(
-    "vso", "<root>/<adjective>_<noun>/<image>; labels from --ontology (VSO 3244ANPs.txt or MVSO csv); optional --regions CSV",
+    "vso", "<root>/<adjective>_<noun>/<image>; labels from the ANP scores of a VSO 3244ANPs.txt or MVSO csv",
     config_options={"ontology": "ontology", "regions": "regions"},
 )
 def load_vso(
