@@ -29,7 +29,16 @@ from visent.data.splits import (
     balance,
     find_duplicates,
 )
-from visent.data.table import SPLIT_NAMES, COLUMNS, DataReport, Dataset, DatasetError, Problem, make_samples, validate_samples
+from visent.data.table import (
+    COLUMNS,
+    SPLIT_NAMES,
+    DataReport,
+    Dataset,
+    DatasetError,
+    Problem,
+    make_samples,
+    validate_samples,
+)
 
 __all__ = [
     "AUGMENTATIONS",

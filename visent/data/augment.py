@@ -137,7 +137,12 @@ def transform_boxes(boxes: np.ndarray, ops: tuple[Operation, ...]) -> np.ndarray
         elif op.name == "random_crop":
             span_x, span_y = p["right"] - p["left"], p["bottom"] - p["top"]
             boxes = np.stack(
-                [(x0 - p["left"]) / span_x, (y0 - p["top"]) / span_y, (x1 - p["left"]) / span_x, (y1 - p["top"]) / span_y],
+                [
+                    (x0 - p["left"]) / span_x,
+                    (y0 - p["top"]) / span_y,
+                    (x1 - p["left"]) / span_x,
+                    (y1 - p["top"]) / span_y,
+                ],
                 axis=1,
             )
         elif op.name == "random_scale":
@@ -177,7 +182,9 @@ def expand_to_min_per_attribute(
     sources, ks = [], []
     for attribute, count in before.items():
         shortfall = min_per_attribute - int(count)
-        originals = np.flatnonzero((samples["attribute"] == attribute).to_numpy() & (samples["augment"] == 0).to_numpy())
+        originals = np.flatnonzero(
+            (samples["attribute"] == attribute).to_numpy() & (samples["augment"] == 0).to_numpy()
+        )
         if shortfall <= 0 or len(originals) == 0:
             continue
         order = rng.permutation(originals)

@@ -154,7 +154,8 @@ def published_split(dataset: Dataset, folds: PublishedFolds, fold: int) -> np.nd
                 dataset.report.add(f"{where}/{part}.txt", "fold entry not in the dataset", f"{name}: no such image")
             elif labels[found] != label:
                 dataset.report.add(
-                    paths[found], "fold label differs",
+                    paths[found],
+                    "fold label differs",
                     f"{where}/{part}.txt says {label}, the dataset {int(labels[found])}; left out of this fold",
                 )
             else:

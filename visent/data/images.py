@@ -160,9 +160,7 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
         raise ImageError(path, f"unreadable image header ({err})") from None
 
 
-def small_image_warnings(
-    paths: Iterable[str | os.PathLike[str]], min_side: int = MIN_SIDE
-) -> DataReport:
+def small_image_warnings(paths: Iterable[str | os.PathLike[str]], min_side: int = MIN_SIDE) -> DataReport:
     """Note every image whose shorter side is below ``min_side`` pixels.
 
     Such images are kept (the transform upsamples them to 224 x 224); the notes let a

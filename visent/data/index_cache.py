@@ -64,6 +64,7 @@ def cached_index(layout: str, root: Path, options: Mapping[str, Any], build: Cal
 
 def cache_key(layout: str, root: Path, options: Mapping[str, Any]) -> str:
     """sha256 of the layout, the root and the options, each as given and as absolute paths."""
+
     def resolved(value: Any) -> Any:
         return os.path.abspath(value) if isinstance(value, (str, os.PathLike)) else value
 
@@ -127,7 +128,8 @@ def _stat_or_none(path: str) -> os.stat_result | None:
 
 @functools.cache
 def code_digest() -> str:
-    """sha256 of the source of :data:`CODE_MODULES` and :data:`CODE_PACKAGE`: an index built by other code is not served."""
+    """sha256 of the source of :data:`CODE_MODULES` and :data:`CODE_PACKAGE`: an index built by
+    other code is not served."""
     digest = hashlib.sha256()
     layouts = Path(inspect.getfile(importlib.import_module(CODE_PACKAGE))).parent
     modules = [Path(inspect.getfile(importlib.import_module(name))) for name in CODE_MODULES]

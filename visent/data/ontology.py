@@ -164,8 +164,7 @@ def load_ontology(path: str | Path) -> Ontology:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise OntologyError(
-            f"not UTF-8 text (byte {error.start}); an ontology is the VSO 3244ANPs.txt or the MVSO "
-            "anp,score CSV",
+            f"not UTF-8 text (byte {error.start}); an ontology is the VSO 3244ANPs.txt or the MVSO anp,score CSV",
             path,
         ) from error
     # Split on "\n" only so that reported line numbers match what an editor shows.
@@ -237,8 +236,7 @@ def _parse_vso(lines: list[str], path: Path) -> Ontology:
             raise OntologyError(f"ANP {name!r} comes before any adjective line", path, number)
         if not name.startswith(current + "_") or len(name) == len(current) + 1:
             raise OntologyError(
-                f"ANP {name!r} is listed under adjective {current!r}; ANP names must be "
-                f"'{current}_<noun>'",
+                f"ANP {name!r} is listed under adjective {current!r}; ANP names must be '{current}_<noun>'",
                 path,
                 number,
             )
@@ -341,8 +339,7 @@ def write_vso_ontology(
     for adjective, score in adjective_scores.items():
         if not adjective or re.search(r"\s", adjective) or not math.isfinite(score):
             raise OntologyError(
-                f"adjective {adjective!r} with score {score!r}: need a word without whitespace and a "
-                "finite score",
+                f"adjective {adjective!r} with score {score!r}: need a word without whitespace and a finite score",
                 path,
             )
     if anp_images is not None:

@@ -204,7 +204,9 @@ def find_duplicates(dataset: Dataset) -> dict[str, list[str]]:
         try:
             by_size[(dataset.root / path).stat().st_size].append(path)
         except FileNotFoundError:
-            raise DatasetError(f"{dataset.root / path} no longer exists; index dataset {dataset.name!r} again") from None
+            raise DatasetError(
+                f"{dataset.root / path} no longer exists; index dataset {dataset.name!r} again"
+            ) from None
     by_hash: dict[str, list[str]] = defaultdict(list)
     for same_size in by_size.values():
         if len(same_size) > 1:
@@ -213,9 +215,7 @@ def find_duplicates(dataset: Dataset) -> dict[str, list[str]]:
     return {digest: paths for digest, paths in sorted(by_hash.items()) if len(paths) > 1}
 
 
-def balance(
-    samples: pd.DataFrame, seed: int = 0, method: str = "undersample"
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+def balance(samples: pd.DataFrame, seed: int = 0, method: str = "undersample") -> tuple[pd.DataFrame, dict[str, Any]]:
     """Equalise the number of positive and negative rows.
 
     ``undersample`` keeps a seeded random subset of the larger class (the paper samples

@@ -193,7 +193,9 @@ class SynthConfig:
         for polarity, word in ((1, "positive"), (0, "negative")):
             if len(_adjectives_of(self.adjectives, polarity)) < needed:
                 raise SynthConfigError(
-                    "adjectives", self.adjectives, f"need at least {needed} {word} adjective(s) "
+                    "adjectives",
+                    self.adjectives,
+                    f"need at least {needed} {word} adjective(s) "
                     f"(2 per polarity when n_clutter > 0); choose from {sorted(VSO_ADJECTIVE_SCORES)}",
                 )
         _check_names(self, "nouns", "noun", _NOUN_SHAPES, "shape")
@@ -368,38 +370,93 @@ def _hsv(hue: tuple[float, float], saturation: tuple[float, float], value: tuple
 # stained, cracked or spiky. Each adjective has a distinct combination, so adjectives can also be
 # told apart from the image (the attention-predicted variant relies on that).
 LOOKS: dict[str, Look] = {
-    "beautiful": Look(_hsv((0.86, 0.97), (0.5, 0.75), (0.85, 1.0)), _hsv((0.12, 0.16), (0.1, 0.3), (1.0, 1.0)),
-                      partial(_glow, strength=0.8), "smooth"),
-    "bright": Look(_hsv((0.12, 0.17), (0.7, 0.95), (0.95, 1.0)), _hsv((0.14, 0.16), (0.0, 0.15), (1.0, 1.0)),
-                   partial(_glow, strength=1.0), "smooth"),
-    "colorful": Look(_hsv((0.0, 1.0), (0.8, 1.0), (0.9, 1.0)), _hsv((0.0, 1.0), (0.8, 1.0), (0.9, 1.0)),
-                     _rainbow, "smooth"),
-    "cute": Look(_hsv((0.88, 0.96), (0.25, 0.4), (0.95, 1.0)), _hsv((0.52, 0.6), (0.3, 0.45), (0.95, 1.0)),
-                 partial(_dots, scattered=False), "smooth"),
-    "clean": Look(_hsv((0.5, 0.58), (0.0, 0.12), (0.93, 1.0)), _hsv((0.5, 0.58), (0.25, 0.4), (0.85, 0.95)),
-                  partial(_glow, strength=0.35), "smooth"),
-    "happy": Look(_hsv((0.07, 0.11), (0.85, 1.0), (0.95, 1.0)), _hsv((0.14, 0.17), (0.7, 0.9), (1.0, 1.0)),
-                  _rays, "smooth"),
-    "graceful": Look(_hsv((0.72, 0.8), (0.3, 0.5), (0.85, 0.95)), _hsv((0.45, 0.5), (0.4, 0.6), (0.85, 0.95)),
-                     partial(_stripes, frequency=3.0, wave=0.12, vertical=False), "smooth"),
-    "charming": Look(_hsv((0.97, 1.01), (0.65, 0.85), (0.85, 0.95)), _hsv((0.1, 0.13), (0.05, 0.2), (1.0, 1.0)),
-                     _checks, "smooth"),
-    "dark": Look(_hsv((0.0, 1.0), (0.1, 0.3), (0.04, 0.12)), _hsv((0.0, 1.0), (0.1, 0.3), (0.2, 0.3)),
-                 partial(_glow, strength=0.5), "smooth"),
-    "dirty": Look(_hsv((0.07, 0.13), (0.4, 0.6), (0.3, 0.45)), _hsv((0.15, 0.2), (0.5, 0.7), (0.1, 0.2)),
-                  partial(_blotches, cells=6), "ragged"),
-    "broken": Look(_hsv((0.0, 1.0), (0.0, 0.08), (0.4, 0.55)), _hsv((0.0, 1.0), (0.0, 0.1), (0.02, 0.1)),
-                   partial(_lines, wavy=False), "jagged"),
-    "creepy": Look(_hsv((0.22, 0.33), (0.4, 0.6), (0.15, 0.3)), _hsv((0.78, 0.85), (0.4, 0.6), (0.3, 0.45)),
-                   partial(_lines, wavy=True), "jagged"),
-    "dying": Look(_hsv((0.1, 0.14), (0.3, 0.45), (0.4, 0.55)), _hsv((0.05, 0.08), (0.5, 0.7), (0.12, 0.22)),
-                  partial(_blotches, cells=3), "ragged"),
-    "dusty": Look(_hsv((0.08, 0.12), (0.1, 0.2), (0.55, 0.68)), _hsv((0.08, 0.12), (0.05, 0.15), (0.3, 0.4)),
-                  partial(_blotches, cells=10_000), "ragged"),
-    "sad": Look(_hsv((0.58, 0.64), (0.15, 0.3), (0.3, 0.45)), _hsv((0.58, 0.64), (0.1, 0.2), (0.15, 0.25)),
-                partial(_stripes, frequency=9.0, wave=0.0, vertical=True), "smooth"),
-    "scary": Look(_hsv((0.0, 1.0), (0.0, 0.2), (0.02, 0.1)), _hsv((0.98, 1.0), (0.85, 1.0), (0.5, 0.7)),
-                  partial(_dots, scattered=True), "jagged"),
+    "beautiful": Look(
+        _hsv((0.86, 0.97), (0.5, 0.75), (0.85, 1.0)),
+        _hsv((0.12, 0.16), (0.1, 0.3), (1.0, 1.0)),
+        partial(_glow, strength=0.8),
+        "smooth",
+    ),
+    "bright": Look(
+        _hsv((0.12, 0.17), (0.7, 0.95), (0.95, 1.0)),
+        _hsv((0.14, 0.16), (0.0, 0.15), (1.0, 1.0)),
+        partial(_glow, strength=1.0),
+        "smooth",
+    ),
+    "colorful": Look(
+        _hsv((0.0, 1.0), (0.8, 1.0), (0.9, 1.0)), _hsv((0.0, 1.0), (0.8, 1.0), (0.9, 1.0)), _rainbow, "smooth"
+    ),
+    "cute": Look(
+        _hsv((0.88, 0.96), (0.25, 0.4), (0.95, 1.0)),
+        _hsv((0.52, 0.6), (0.3, 0.45), (0.95, 1.0)),
+        partial(_dots, scattered=False),
+        "smooth",
+    ),
+    "clean": Look(
+        _hsv((0.5, 0.58), (0.0, 0.12), (0.93, 1.0)),
+        _hsv((0.5, 0.58), (0.25, 0.4), (0.85, 0.95)),
+        partial(_glow, strength=0.35),
+        "smooth",
+    ),
+    "happy": Look(
+        _hsv((0.07, 0.11), (0.85, 1.0), (0.95, 1.0)), _hsv((0.14, 0.17), (0.7, 0.9), (1.0, 1.0)), _rays, "smooth"
+    ),
+    "graceful": Look(
+        _hsv((0.72, 0.8), (0.3, 0.5), (0.85, 0.95)),
+        _hsv((0.45, 0.5), (0.4, 0.6), (0.85, 0.95)),
+        partial(_stripes, frequency=3.0, wave=0.12, vertical=False),
+        "smooth",
+    ),
+    "charming": Look(
+        _hsv((0.97, 1.01), (0.65, 0.85), (0.85, 0.95)), _hsv((0.1, 0.13), (0.05, 0.2), (1.0, 1.0)), _checks, "smooth"
+    ),
+    "dark": Look(
+        _hsv((0.0, 1.0), (0.1, 0.3), (0.04, 0.12)),
+        _hsv((0.0, 1.0), (0.1, 0.3), (0.2, 0.3)),
+        partial(_glow, strength=0.5),
+        "smooth",
+    ),
+    "dirty": Look(
+        _hsv((0.07, 0.13), (0.4, 0.6), (0.3, 0.45)),
+        _hsv((0.15, 0.2), (0.5, 0.7), (0.1, 0.2)),
+        partial(_blotches, cells=6),
+        "ragged",
+    ),
+    "broken": Look(
+        _hsv((0.0, 1.0), (0.0, 0.08), (0.4, 0.55)),
+        _hsv((0.0, 1.0), (0.0, 0.1), (0.02, 0.1)),
+        partial(_lines, wavy=False),
+        "jagged",
+    ),
+    "creepy": Look(
+        _hsv((0.22, 0.33), (0.4, 0.6), (0.15, 0.3)),
+        _hsv((0.78, 0.85), (0.4, 0.6), (0.3, 0.45)),
+        partial(_lines, wavy=True),
+        "jagged",
+    ),
+    "dying": Look(
+        _hsv((0.1, 0.14), (0.3, 0.45), (0.4, 0.55)),
+        _hsv((0.05, 0.08), (0.5, 0.7), (0.12, 0.22)),
+        partial(_blotches, cells=3),
+        "ragged",
+    ),
+    "dusty": Look(
+        _hsv((0.08, 0.12), (0.1, 0.2), (0.55, 0.68)),
+        _hsv((0.08, 0.12), (0.05, 0.15), (0.3, 0.4)),
+        partial(_blotches, cells=10_000),
+        "ragged",
+    ),
+    "sad": Look(
+        _hsv((0.58, 0.64), (0.15, 0.3), (0.3, 0.45)),
+        _hsv((0.58, 0.64), (0.1, 0.2), (0.15, 0.25)),
+        partial(_stripes, frequency=9.0, wave=0.0, vertical=True),
+        "smooth",
+    ),
+    "scary": Look(
+        _hsv((0.0, 1.0), (0.0, 0.2), (0.02, 0.1)),
+        _hsv((0.98, 1.0), (0.85, 1.0), (0.5, 0.7)),
+        partial(_dots, scattered=True),
+        "jagged",
+    ),
 }
 
 
@@ -453,8 +510,10 @@ def _quadruped(rng: np.random.Generator, pointed_ears: bool) -> Shape:
     """Dog (drooping round ears) and cat (pointed ears): a body blob, head, ears, legs, tail."""
     head_y = rng.uniform(0.2, 0.3)
     if pointed_ears:
-        ears = [_polygon((0.1, head_y - 0.05), (0.13, head_y - 0.22), (0.2, head_y - 0.09)),
-                _polygon((0.24, head_y - 0.09), (0.31, head_y - 0.22), (0.34, head_y - 0.05))]
+        ears = [
+            _polygon((0.1, head_y - 0.05), (0.13, head_y - 0.22), (0.2, head_y - 0.09)),
+            _polygon((0.24, head_y - 0.09), (0.31, head_y - 0.22), (0.34, head_y - 0.05)),
+        ]
     else:
         ears = [_ellipse(0.09, head_y + 0.05, 0.05, 0.12, 0.3), _ellipse(0.35, head_y + 0.05, 0.05, 0.12, -0.3)]
     legs = [_rect(x, 0.62, x + 0.07, 1.0) for x in (0.33, 0.45, 0.7, 0.82)]
@@ -520,7 +579,14 @@ _NOUN_SHAPES: dict[str, Callable[[np.random.Generator], Shape]] = {
 
 # Width / height of each noun's box, so the shape is not squashed.
 _NOUN_ASPECT: dict[str, float] = {
-    "flower": 1.0, "house": 0.9, "dog": 1.4, "tree": 0.75, "car": 1.8, "face": 0.8, "bird": 1.3, "cat": 1.2,
+    "flower": 1.0,
+    "house": 0.9,
+    "dog": 1.4,
+    "tree": 0.75,
+    "car": 1.8,
+    "face": 0.8,
+    "bird": 1.3,
+    "cat": 1.2,
 }
 
 
@@ -715,9 +781,7 @@ def _read_metadata(root: Path) -> dict | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise SynthFolderError(
-            f"{path} is not valid JSON ({error}); delete {root} or choose another folder"
-        ) from error
+        raise SynthFolderError(f"{path} is not valid JSON ({error}); delete {root} or choose another folder") from error
 
 
 def _clear(root: Path, previous: dict | None, config: SynthConfig, overwrite: bool) -> None:
@@ -742,8 +806,9 @@ def _clear(root: Path, previous: dict | None, config: SynthConfig, overwrite: bo
         (root / name).unlink(missing_ok=True)
 
 
-def generate(root: str | Path, config: SynthConfig = SynthConfig(), progress: bool = True,
-             overwrite: bool = False) -> dict:
+def generate(
+    root: str | Path, config: SynthConfig = SynthConfig(), progress: bool = True, overwrite: bool = False
+) -> dict:
     """Write the synthetic dataset of ``config`` under ``root`` and return a summary.
 
     A no-op (``"skipped": True``) when ``root/synth.json`` records the same config and package

@@ -97,7 +97,14 @@ class DataReport:
 
 #: The value of an optional column that a row leaves out (``group`` is derived, see make_samples).
 _DEFAULTS: dict[str, Any] = {
-    "attribute": None, "noun": None, "anp": None, "x0": np.nan, "y0": np.nan, "x1": np.nan, "y1": np.nan, "augment": 0,
+    "attribute": None,
+    "noun": None,
+    "anp": None,
+    "x0": np.nan,
+    "y0": np.nan,
+    "x1": np.nan,
+    "y1": np.nan,
+    "augment": 0,
 }
 
 

@@ -87,9 +87,7 @@ def load_dataset(layout: str, root: str | os.PathLike[str], *, cache: bool = Tru
     params = entry.options
     unknown = sorted(set(options) - set(params))
     if unknown:
-        raise ValueError(
-            f"layout {layout!r} has no option {', '.join(unknown)}; valid options: {', '.join(params)}"
-        )
+        raise ValueError(f"layout {layout!r} has no option {', '.join(unknown)}; valid options: {', '.join(params)}")
     required = [n for n, p in params.items() if p.default is p.empty and n not in options]
     if required:
         raise ValueError(f"layout {layout!r} needs option {', '.join(f'{n}=...' for n in required)}")

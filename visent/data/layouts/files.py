@@ -10,9 +10,7 @@ from pathlib import Path, PurePosixPath
 from visent.data.layouts.base import LayoutError
 from visent.data.table import NEGATIVE, POSITIVE, DataReport
 
-IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-)
+IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 
 _LABEL_WORDS: dict[str, int] = {
     "1": POSITIVE,
@@ -91,11 +89,22 @@ def scan(folder: Path, root: Path, report: DataReport) -> tuple[list[str], list[
     return sorted(files), sorted(folders)
 
 
+def skip_folder(root: Path, folder: str, report: DataReport, reason: str, fix: str) -> None:
+    """Report a folder the layout cannot use, with its file count, and each of its files as
+    ``image of an <reason>`` (e.g. "ANP not in ontology" -> "image of an ANP not in ontology")."""
+    names, _ = scan(root / folder, root, DataReport())
+    report.add(folder, reason, f"{len(names)} files skipped; {fix}")
+    for name in names:
+        report.add(f"{folder}/{name}", f"image of an {reason}", f"skipped; {fix}")
+
+
 def list_images(root: Path, folder: str, report: DataReport) -> list[str]:
     """Root-relative POSIX paths of the image files in ``root/folder``; anything else reported."""
     files, subfolders = scan(root / folder, root, report)
     for sub in subfolders:
-        report.add(f"{folder}/{sub}", "nested folder (not searched)", "images must sit directly in the class/ANP folder")
+        report.add(
+            f"{folder}/{sub}", "nested folder (not searched)", "images must sit directly in the class/ANP folder"
+        )
     images = []
     for file_name in files:
         if is_image_name(file_name):

@@ -44,10 +44,7 @@ def load_folders(root: Path, *, mapping: Mapping[str, int | str] | None = None, 
         label = polarity.get(folder.lower())
         if label is None:
             fix = f"add it to mapping= (known: {', '.join(polarity)})"
-            files_in, _ = files.scan(root / folder, root, DataReport())
-            report.add(folder, "unknown class folder", f"{len(files_in)} files skipped; {fix}")
-            for file_name in files_in:
-                report.add(f"{folder}/{file_name}", "image of an unknown class folder", f"skipped; {fix}")
+            files.skip_folder(root, folder, report, "unknown class folder", fix)
             continue
         images = files.list_images(root, folder, report)
         if not images:

@@ -15,8 +15,10 @@ MANIFEST_COLUMNS: tuple[str, ...] = ("path", "label", "attribute", "split")
 
 
 @register(
-    "manifest", "a CSV with path,label and optional attribute, split columns (the root may be the CSV)",
-    config_options={"regions": "regions"}, root_may_be_file=True,
+    "manifest",
+    "a CSV with path,label and optional attribute, split columns (the root may be the CSV)",
+    config_options={"regions": "regions"},
+    root_may_be_file=True,
 )
 def load_manifest(root: Path, *, regions: str | os.PathLike[str] | None = None, name: str | None = None) -> Dataset:
     """A CSV (``root``, or ``root/manifest.csv`` when ``root`` is a folder) listing images.
@@ -54,7 +56,9 @@ def load_manifest(root: Path, *, regions: str | os.PathLike[str] | None = None, 
             continue
         first_seen[path] = (where, label)
         if not files.is_image_name(path):
-            report.add(where, "not an image file", f"{path}: extension not in {', '.join(sorted(files.IMAGE_EXTENSIONS))}")
+            report.add(
+                where, "not an image file", f"{path}: extension not in {', '.join(sorted(files.IMAGE_EXTENSIONS))}"
+            )
             continue
         if posixpath.isabs(path):
             # The index cache watches the folders under `base`; an entry outside them is watched
@@ -64,7 +68,9 @@ def load_manifest(root: Path, *, regions: str | os.PathLike[str] | None = None, 
             report.add(where, "listed image missing", f"{base / path} does not exist")
         else:
             attribute = (row.get("attribute") or "").strip() or None
-            rows.append({"path": path, "label": label, "attribute": attribute, **({"split": split} if "split" in row else {})})
+            rows.append(
+                {"path": path, "label": label, "attribute": attribute, **({"split": split} if "split" in row else {})}
+            )
     samples = make_samples(rows)
     if regions is not None:
         attach_regions(samples, Path(regions), report)

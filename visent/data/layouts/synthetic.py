@@ -32,6 +32,4 @@ def load_synthetic(root: Path, *, name: str | None = None) -> Dataset:
         raise LayoutError(f"{root}: synth.json says generation did not finish; run `visent synth` on it again")
     noise = root / "noise.csv"
     meta = {"layout": "synthetic", "synth": config, "noise": str(noise) if noise.is_file() else None}
-    return index_vso(
-        root, needed["ontology.txt"], needed["regions.csv"], name, meta, needed["synth.json"], noise
-    )
+    return index_vso(root, needed["ontology.txt"], needed["regions.csv"], name, meta, needed["synth.json"], noise)

@@ -30,8 +30,11 @@ def twitter_all(root: str | os.PathLike[str], *, cache: bool = True) -> Dataset:
 
 
 @register(
-    "twitter", "<root>/images/ and twitter_{five,four,three}_agrees.txt (no adjectives)",
-    config_options={"subset": "twitter_subset"}, has_attributes=False, run_name_key="twitter_subset",
+    "twitter",
+    "<root>/images/ and twitter_{five,four,three}_agrees.txt (no adjectives)",
+    config_options={"subset": "twitter_subset"},
+    has_attributes=False,
+    run_name_key="twitter_subset",
     feature_source=lambda root, cache: twitter_all(root, cache=cache),
 )
 def load_twitter(root: Path, *, subset: str = "five", name: str | None = None) -> Dataset:
@@ -67,11 +70,15 @@ def load_twitter(root: Path, *, subset: str = "five", name: str | None = None) -
             continue
         file_name, label = parts[0], int(parts[1])
         if not files.is_utf8(file_name):
-            report.add(where, "undecodable file name", f"{files.printable(file_name)}: rename the image to a UTF-8 name")
+            report.add(
+                where, "undecodable file name", f"{files.printable(file_name)}: rename the image to a UTF-8 name"
+            )
         elif file_name in first_seen:
             first_line, first_label = first_seen[file_name]
             reason = "duplicate line" if label == first_label else "conflicting labels"
-            report.add(where, reason, f"{file_name} first listed at line {first_line} with label {first_label}; kept that one")
+            report.add(
+                where, reason, f"{file_name} first listed at line {first_line} with label {first_label}; kept that one"
+            )
         else:
             first_seen[file_name] = (number, label)
             if (images_dir / file_name).is_file():

@@ -18,7 +18,8 @@ REGION_COLUMNS: tuple[str, ...] = ("path", "x0", "y0", "x1", "y1", "width", "hei
 
 
 @register(
-    "vso", "<root>/<adjective>_<noun>/<image>; labels from the ANP scores of a VSO 3244ANPs.txt or MVSO csv",
+    "vso",
+    "<root>/<adjective>_<noun>/<image>; labels from the ANP scores of a VSO 3244ANPs.txt or MVSO csv",
     config_options={"ontology": "ontology", "regions": "regions"},
 )
 def load_vso(
@@ -63,10 +64,7 @@ def index_vso(
         anp = match_anp(folder, ontology.anps)
         if anp is None:
             fix = f"add the ANP to {ontology_path} or rename the folder"
-            files_in, _ = files.scan(root / folder, root, DataReport())
-            report.add(folder, "ANP not in ontology", f"{len(files_in)} files skipped; {fix}")
-            for file_name in files_in:
-                report.add(f"{folder}/{file_name}", "image of an ANP not in ontology", f"skipped; {fix}")
+            files.skip_folder(root, folder, report, "ANP not in ontology", fix)
             continue
         images = files.list_images(root, folder, report)
         adjective, noun, score = ontology.anps[anp]
