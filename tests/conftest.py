@@ -127,3 +127,13 @@ def git_repo(tmp_path: Path) -> Callable[[Mapping[str, str]], Path]:
         return tmp_path
 
     return make
+
+
+def fast_run_flags(tmp: Path, max_epochs: int = 1) -> list[str]:
+    """Flags of a seconds-long run on random weights, writing cache, results and checkpoints under
+    ``tmp`` (``c``, ``r``, ``k``)."""
+    return [
+        *("--weights", "random", "--preset", "cpu", "--iterations-per-epoch", "2"),
+        *("--max-epochs", str(max_epochs), "--batch-size", "4", "--quiet"),
+        *("--cache-dir", str(tmp / "c"), "--results-dir", str(tmp / "r"), "--checkpoint-dir", str(tmp / "k")),
+    ]

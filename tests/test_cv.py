@@ -7,6 +7,8 @@ import sys
 import numpy as np
 from PIL import Image
 
+from tests.conftest import fast_run_flags
+
 
 def test_visent_cv_runs_every_fold_of_a_twitter_layout_and_summarises(tmp_path):
     root = tmp_path / "twitter"
@@ -35,23 +37,7 @@ def test_visent_cv_runs_every_fold_of_a_twitter_layout_and_summarises(tmp_path):
             "3",
             "--variant",
             "gap",
-            "--weights",
-            "random",
-            "--preset",
-            "cpu",
-            "--iterations-per-epoch",
-            "2",
-            "--max-epochs",
-            "1",
-            "--batch-size",
-            "4",
-            "--cache-dir",
-            str(tmp_path / "c"),
-            "--results-dir",
-            str(tmp_path / "r"),
-            "--checkpoint-dir",
-            str(tmp_path / "k"),
-            "--quiet",
+            *fast_run_flags(tmp_path),
         ],
         capture_output=True,
         text=True,

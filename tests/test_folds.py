@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import fast_run_flags
 from visent.config import RunConfig
 from visent.data.folds import (
     UNASSIGNED,
@@ -209,23 +210,7 @@ def test_visent_cv_with_published_folds_runs_variants_and_seeds_and_summarises(t
             "--seeds",
             "0",
             "1",
-            "--weights",
-            "random",
-            "--preset",
-            "cpu",
-            "--iterations-per-epoch",
-            "2",
-            "--max-epochs",
-            "1",
-            "--batch-size",
-            "4",
-            "--cache-dir",
-            str(tmp_path / "c"),
-            "--results-dir",
-            str(tmp_path / "r"),
-            "--checkpoint-dir",
-            str(tmp_path / "k"),
-            "--quiet",
+            *fast_run_flags(tmp_path),
         ],
         capture_output=True,
         text=True,
