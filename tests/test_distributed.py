@@ -83,10 +83,12 @@ def caches(out):
     return FeatureCache.open(folders[0])
 
 
-def test_sharded_extraction_and_ddp_training_match_one_process(tree, tmp_path):
+# fine-tuned: block 5 trains under DDP from a pool4 cache (at 64 px, so it stays cheap)
+@pytest.mark.parametrize("extra", [[], ["--finetune", "conv5", "--image-size", "64"]], ids=["frozen", "finetuned"])
+def test_sharded_extraction_and_ddp_training_match_one_process(tree, tmp_path, extra):
     one, two = tmp_path / "one", tmp_path / "two"
-    run(SINGLE + ["train"] + flags(tree, one), tmp_path)
-    run(TORCHRUN + ["train"] + flags(tree, two), tmp_path)
+    run(SINGLE + ["train"] + flags(tree, one) + extra, tmp_path)
+    run(TORCHRUN + ["train"] + flags(tree, two) + extra, tmp_path)
 
     a, b = caches(one), caches(two)
     assert a.manifest["shards"] == b.manifest["shards"] and len(a.manifest["shards"]) == 5

@@ -20,7 +20,7 @@ from dataclasses import MISSING, Field, asdict, dataclass, field, fields, replac
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from visent.backbone import WEIGHTS
+from visent.backbone import FINETUNE_BLOCKS, WEIGHTS
 from visent.backbone.preprocess import DEFAULT_SIZE
 from visent.model import VARIANTS
 from visent.precision import AMP_MODES
@@ -147,10 +147,22 @@ class ModelConfig:
     )
     detector: str | None = _opt(None, "attention-predicted on data without adjectives: a saved detector .pt")
     hidden_dim: int = _opt(512, "size of the joint space of eqs. (1)-(2)")
+    finetune: str = _opt(
+        "none",
+        "VGG-16 block trained with the head: none (frozen, the cache holds conv5_3) or conv5 (conv5_1-5_3"
+        " from ImageNet, the cache holds pool4)",
+        tuple(FINETUNE_BLOCKS),
+    )
 
     def __post_init__(self) -> None:
         _check_choices(self)
         _positive_int("hidden_dim", self.hidden_dim)
+        if self.finetune != "none" and not VARIANTS[self.variant].finetunable:
+            raise ConfigError(
+                f"finetune={self.finetune!r} trains a VGG-16 block through an SGD head on the image regions;"
+                f" {self.variant!r} is the {VARIANTS[self.variant].purpose}. Fine-tune one of "
+                + ", ".join(name for name, v in VARIANTS.items() if v.finetunable)
+            )
         _positive_int("image_size", self.image_size)
         if self.image_size % 16 or self.image_size < 32:
             raise ConfigError(
@@ -175,6 +187,9 @@ class TrainingConfig:
     batch_size: int = _opt(32, "training batch size (paper: 32)")
     lr: float = _opt(0.001, "SGD learning rate (paper: 0.001)")
     momentum: float = _opt(0.9, "SGD momentum (the paper states none; 0.9 is the Caffe-era SGD default)")
+    backbone_lr_scale: float = _opt(
+        0.1, "with --finetune: the backbone block's learning rate as a fraction of --lr (ImageNet weights move slowly)"
+    )
     device: str = _opt("auto", "training/extraction device", DEVICES)
     amp: str = _opt("auto", "precision of extraction and training: auto = bf16 on CUDA, fp32 on the CPU", AMP_MODES)
 
@@ -186,6 +201,8 @@ class TrainingConfig:
             raise ConfigError(f"lr must be a number in (0, 10), got {self.lr!r}")
         if not isinstance(self.momentum, (int, float)) or not 0 <= self.momentum < 1:
             raise ConfigError(f"momentum must be a number in [0, 1), got {self.momentum!r}")
+        if not isinstance(self.backbone_lr_scale, (int, float)) or not 0 < self.backbone_lr_scale <= 10:
+            raise ConfigError(f"backbone_lr_scale must be a number in (0, 10], got {self.backbone_lr_scale!r}")
         for name, value in PRESETS[self.preset].items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)  # frozen: filled once, here
@@ -252,7 +269,7 @@ class RunConfig:
                 f"{layout.name} layout does not have; use gap, attention-learned or attention-predicted"
             )
         if self.system.run_id is None:
-            run_id = f"{self.run_prefix()}-{self.model.variant}-s{self.training.seed}"
+            run_id = f"{self.run_prefix()}-{self.run_label()}-s{self.training.seed}"
             object.__setattr__(self, "system", replace(self.system, run_id=run_id))
         if not isinstance(self.system.run_id, str) or not _RUN_ID.fullmatch(self.system.run_id):
             raise ConfigError(
@@ -321,6 +338,10 @@ class RunConfig:
         if data.folds:
             return f"{name}-pub-{fold}"
         return f"{name}-cv{data.cv_folds}-{fold}" if data.cv_folds else f"{name}-{data.split}"
+
+    def run_label(self) -> str:
+        """The run id's model part: the variant, and the fine-tuned block if any (``gap-ft-conv5``)."""
+        return self.model.variant + ("" if self.model.finetune == "none" else f"-ft-{self.model.finetune}")
 
     def fingerprint(self) -> str:
         """sha256 (16 hex digits) of the outcome sections (``outcome_fields``)."""

@@ -111,7 +111,7 @@ def cv_summary(runs: list[dict]) -> dict:
         }
         for r in runs
     ]
-    run_id = f"{config.run_prefix('summary')}-{config.variant}"
+    run_id = f"{config.run_prefix('summary')}-{config.run_label()}"
     seeds = sorted({r["config"]["seed"] for r in runs})
     return {
         "run_id": run_id,

@@ -1,6 +1,7 @@
 """The conv5_3 feature cache: the backbone runs once per dataset, training reads memory maps.
 
-Layout of one cache folder (``<cache_dir>/<dataset fingerprint>-<weights id>/``)::
+A fine-tuned run caches pool4 instead, the input of the block it trains (``layer``; its folder
+ends in ``-pool4``). Layout of one cache folder (``<cache_dir>/<dataset fingerprint>-<weights id>/``)::
 
     manifest.json                     written last: the cache is complete when it exists
     shard-00000000-00001024.npy       (n, N, C) float16, one row per dataset row: N regions of
@@ -128,6 +129,11 @@ class FeatureCache:
         """Rows whose image could not be read, with the reason."""
         return {int(f["row"]): f["reason"] for f in self.manifest["failed"]}
 
+    @property
+    def layer(self) -> str:
+        """The trunk layer whose output the cache holds (caches written before pool4 existed: conv5_3)."""
+        return str(self.manifest.get("layer", "conv5_3"))
+
     def regions(self, rows: np.ndarray) -> torch.Tensor:
         """Region features of dataset ``rows``: ``(len(rows), N, C)`` float16.
 
@@ -237,10 +243,14 @@ def features_fingerprint(dataset: Dataset) -> str:
     return digest.hexdigest()
 
 
-def cache_folder(cache_dir: str | Path, fingerprint: str, weights: Weights, dtype: str = "fp32") -> Path:
-    """``<cache_dir>/<fingerprint>-<weights id>[-bf16]``: features of other weights or precision never mix."""
+def cache_folder(
+    cache_dir: str | Path, fingerprint: str, weights: Weights, dtype: str = "fp32", layer: str = "conv5_3"
+) -> Path:
+    """``<cache_dir>/<fingerprint>-<weights id>[-pool4][-bf16]``: features of other weights, layers
+    or precision never mix."""
     safe_weights = re.sub(r"[^A-Za-z0-9._-]+", "_", weights.id)[:60]
-    return Path(cache_dir) / (f"{fingerprint[:16]}-{safe_weights}" + ("" if dtype == "fp32" else f"-{dtype}"))
+    suffix = ("" if layer == "conv5_3" else f"-{layer}") + ("" if dtype == "fp32" else f"-{dtype}")
+    return Path(cache_dir) / f"{fingerprint[:16]}-{safe_weights}{suffix}"
 
 
 def _shard_name(start: int, stop: int) -> str:
@@ -278,8 +288,9 @@ def extract_features(
     shard_size: int = DEFAULT_SHARD_SIZE,
     progress: bool = True,
     augment_seed: int = 0,
+    layer: str = "conv5_3",
 ) -> FeatureCache:
-    """Run the backbone over every dataset row into the cache; resume from finished shards.
+    """Run the backbone up to ``layer`` over every dataset row into the cache; resume from finished shards.
 
     Under torchrun each rank computes the shards ``k`` with ``k % world_size == rank``; rank 0
     writes the manifest once all ranks are done, and every rank returns the finished cache.
@@ -289,10 +300,13 @@ def extract_features(
     dev = torch.device(device)
     dtype = precision.name(amp, dev)
     ident = {"dataset_fingerprint": features_fingerprint(dataset), "weights": weights.id}
-    if dtype != "fp32":  # fp32 caches keep the identity they had before precision was recorded
+    # conv5_3 fp32 caches keep the identity they had before layer and precision were recorded
+    if layer != "conv5_3":
+        ident["layer"] = layer
+    if dtype != "fp32":
         ident["precision"] = dtype
-    folder = cache_folder(cache_dir, ident["dataset_fingerprint"], weights, dtype)
-    shape = output_shape(weights.transform.size)[:2]  # (N, C)
+    folder = cache_folder(cache_dir, ident["dataset_fingerprint"], weights, dtype, layer)
+    shape = output_shape(weights.transform.size, layer)[:2]  # (N, C)
     if (folder / "manifest.json").exists():
         cache = FeatureCache.open(folder)
         if cache.manifest["dataset_fingerprint"] == ident["dataset_fingerprint"]:
@@ -312,7 +326,7 @@ def extract_features(
 
     if todo:
         precision.check(amp, dev)
-        trunk = VGG16Conv53(weights).to(dev)
+        trunk = VGG16Conv53(weights, until=layer).to(dev)
         if dev.type == "cuda":
             trunk = trunk.to(memory_format=torch.channels_last)
         rows = np.concatenate([np.arange(a, b) for a, b in todo])
@@ -323,7 +337,7 @@ def extract_features(
             pin_memory=dev.type == "cuda",
         )
         bar = tqdm(
-            total=len(rows), desc=f"extract conv5_3 ({weights.id})", unit="img", disable=not progress or not ctx.is_main
+            total=len(rows), desc=f"extract {layer} ({weights.id})", unit="img", disable=not progress or not ctx.is_main
         )
         pending: dict[tuple[int, int], dict] = {}
         for start, stop in todo:
@@ -370,6 +384,7 @@ def extract_features(
                 "transform": weights.transform.describe(),
                 "image_size": list(weights.transform.size),
                 "precision": dtype,
+                "layer": layer,
             },
         )
     distributed.barrier()

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from visent import cv, distributed
-from visent.backbone import Weights, get_weights
+from visent.backbone import FINETUNE_BLOCKS, Weights, finetune_block, get_weights, output_shape
 from visent.config import RunConfig
 from visent.data.augment import expand_to_min_per_attribute
 from visent.data.folds import VAL_FRACTION, carve_validation
@@ -27,6 +27,7 @@ from visent.data.table import CLASS_NAMES, SPLIT_NAMES, Dataset
 from visent.features import ConcatCache, FeatureCache, RegionCache, RowView, extract_features
 from visent.model import VARIANTS, LinearProbe, build_model
 from visent.model.embeddings import WordVectors, load_glove
+from visent.model.finetune import FineTuned
 from visent.model.queries import attribute_queries, predicted_queries
 from visent.reporting.evaluate import classification_metrics, localisation_metrics
 from visent.reporting.record import attention_examples, build_result
@@ -126,6 +127,7 @@ def extract(
         shard_size=config.shard_size,
         progress=progress,
         augment_seed=augment_seed,
+        layer=FINETUNE_BLOCKS[config.finetune],
     )
 
 
@@ -226,15 +228,18 @@ def prepare(config: RunConfig, device: torch.device, progress: bool = True) -> P
 
 
 def model_for(config: RunConfig, prepared: Prepared) -> torch.nn.Module:
-    """The variant's model, sized by the data: the cache's channels and the query vectors' size."""
+    """The variant's model, sized by the data: the cache's channels (with ``--finetune``, those of
+    the block's output) and the query vectors' size; the block starts from the run's weights."""
     queries = prepared.data.queries
-    return build_model(
+    fine_tuned = config.finetune != "none"
+    head = build_model(
         config.variant,
-        region_dim=prepared.cache.shape[1],
+        region_dim=output_shape(prepared.weights.transform.size)[1] if fine_tuned else prepared.cache.shape[1],
         hidden_dim=config.hidden_dim,
         word_dim=None if queries is None else int(queries.shape[1]),
         num_classes=len(CLASS_NAMES),
     )
+    return FineTuned(finetune_block(prepared.weights, config.finetune), head) if fine_tuned else head
 
 
 def checkpoint_for(config: RunConfig) -> Checkpoint:

@@ -14,11 +14,22 @@ from visent.backbone.errors import (
     WeightsUnavailableError,
 )
 from visent.backbone.preprocess import PREPROCESS_KEY, Preprocess
-from visent.backbone.trunk import VGG16Conv53, output_shape, read_state_file, save_weights_file, to_regions
+from visent.backbone.trunk import (
+    FINETUNE_BLOCKS,
+    LAYER_ENDS,
+    VGG16Conv53,
+    finetune_block,
+    output_shape,
+    read_state_file,
+    save_weights_file,
+    to_regions,
+)
 from visent.backbone.weights import DEFAULT_WEIGHTS, WEIGHTS, Weights, get_weights, register_weights, weights_cache_dir
 
 __all__ = [
     "DEFAULT_WEIGHTS",
+    "FINETUNE_BLOCKS",
+    "LAYER_ENDS",
     "OXFORD_PREPROCESS",
     "PREPROCESS_KEY",
     "TORCHVISION_PREPROCESS",
@@ -33,6 +44,7 @@ __all__ = [
     "WeightsCacheWarning",
     "WeightsFileError",
     "WeightsUnavailableError",
+    "finetune_block",
     "get_weights",
     "output_shape",
     "random_state_dict",

@@ -1,8 +1,11 @@
-"""VGG-16 up to conv5_3 + ReLU, and the state dicts that fill it.
+"""VGG-16 up to conv5_3 + ReLU, its trainable last block, and the state dicts that fill them.
 
 The paper describes every image by VGG-16's conv5_3 map: at 224 x 224 input a 14 x 14 grid of
 512-d vectors, the 196 regions ``V_i`` of eq. (1). The trunk is fully convolutional, so the grid
 follows the input size (448 px: 28 x 28 = 784 regions); :func:`output_shape` says which.
+
+Fine-tuning cuts the trunk in two: the frozen part up to pool4 runs once into the feature cache,
+and block 5 (conv5_1 .. conv5_3) trains with the head from that cache (:data:`FINETUNE_BLOCKS`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ from visent.backbone.preprocess import PREPROCESS_KEY, Preprocess
 from visent.backbone.weights import DEFAULT_WEIGHTS, Weights, get_weights
 
 TRUNK_LAYERS = 30  # vgg16().features[:30]: 13 convs and their ReLUs, 4 max-pools, no pool after conv5_3
-STRIDE = 16  # four 2x2 max-pools
+#: Where the trunk may end, by the name of its last layer's output: ``vgg16().features[:n]``.
+LAYER_ENDS = {"pool4": 24, "conv5_3": TRUNK_LAYERS}
+#: ``--finetune`` choices: the block that training updates -> the layer whose output the cache holds.
+FINETUNE_BLOCKS = {"none": "conv5_3", "conv5": "pool4"}
 
 
 def trunk_skeleton() -> nn.Sequential:
@@ -65,10 +71,12 @@ def trunk_keys(state: Mapping[str, Any]) -> dict[str, Any]:
     return {key.removeprefix("features."): value for key, value in state.items() if not key.startswith("classifier.")}
 
 
-def output_shape(size: tuple[int, int]) -> tuple[int, int, tuple[int, int]]:
-    """``(regions, channels, (rows, columns))`` of the conv5_3 map of a ``(height, width)`` input."""
-    grid = (size[0] // STRIDE, size[1] // STRIDE)
-    channels = trunk_shapes()[f"{TRUNK_LAYERS - 2}.bias"][0]
+def output_shape(size: tuple[int, int], layer: str = "conv5_3") -> tuple[int, int, tuple[int, int]]:
+    """``(regions, channels, (rows, columns))`` of the ``layer`` map of a ``(height, width)`` input."""
+    layers = trunk_skeleton()[: LAYER_ENDS[layer]]
+    stride = 2 ** sum(isinstance(m, nn.MaxPool2d) for m in layers)
+    channels = [m.out_channels for m in layers if isinstance(m, nn.Conv2d)][-1]
+    grid = (size[0] // stride, size[1] // stride)
     return grid[0] * grid[1], int(channels), grid
 
 
@@ -107,28 +115,47 @@ def to_regions(fmap: Tensor) -> Tensor:
     return fmap.flatten(2).transpose(1, 2).contiguous()  # (B, 196, 512) at 224x224
 
 
+def _loaded_trunk(weights: Weights) -> nn.Sequential:
+    features = trunk_skeleton()
+    features.to_empty(device="cpu")
+    features.load_state_dict(weights.state_dict(), strict=True)
+    return features
+
+
+def finetune_block(weights: Weights | str, block: str) -> nn.Sequential:
+    """The trunk's layers after the cut of ``--finetune block``, with ``weights``' values and
+    trainable: for ``"conv5"``, conv5_1 .. conv5_3 and their ReLUs, ``(B, 512, 14, 14)`` pool4 maps in."""
+    if block not in FINETUNE_BLOCKS or block == "none":
+        raise ValueError(f"no trainable block {block!r}; choose one of {[b for b in FINETUNE_BLOCKS if b != 'none']}")
+    features = _loaded_trunk(get_weights(weights) if isinstance(weights, str) else weights)
+    return features[LAYER_ENDS[FINETUNE_BLOCKS[block]] : TRUNK_LAYERS].requires_grad_(True)
+
+
 class VGG16Conv53(nn.Module):
     """VGG-16 up to conv5_3 + ReLU: ``(B, 3, 224, 224)`` -> ``(B, 512, 14, 14)``.
 
-    Fully convolutional, so other input sizes give ``(B, 512, H // 16, W // 16)``. Frozen and in
+    Fully convolutional, so other input sizes give ``(B, 512, H // 16, W // 16)``. ``until``
+    stops earlier (``"pool4"``: the input of block 5, the cache of a fine-tuned run). Frozen and in
     eval mode unless ``trainable``; the features are ``torchvision.models.vgg16().features[:30]``,
     so ``state_dict()`` keys are ``"features.N.weight"`` and load back as ``file:`` weights.
     """
 
     to_regions = staticmethod(to_regions)
 
-    def __init__(self, weights: Weights | str = DEFAULT_WEIGHTS, *, trainable: bool = False) -> None:
+    def __init__(
+        self, weights: Weights | str = DEFAULT_WEIGHTS, *, trainable: bool = False, until: str = "conv5_3"
+    ) -> None:
         super().__init__()
+        if until not in LAYER_ENDS:
+            raise ValueError(f"until={until!r}: the trunk can end at {list(LAYER_ENDS)}")
         self.weights = get_weights(weights) if isinstance(weights, str) else weights
-        features = trunk_skeleton()
-        features.to_empty(device="cpu")
-        features.load_state_dict(self.weights.state_dict(), strict=True)
-        self.features = features
+        self.features = _loaded_trunk(self.weights)[: LAYER_ENDS[until]]
         self.requires_grad_(trainable)
         self.eval()
 
     def forward(self, images: Tensor) -> Tensor:
-        """Normalised images ``(B, 3, H, W)`` float -> conv5_3 after ReLU ``(B, 512, H/16, W/16)``."""
+        """Normalised images ``(B, 3, H, W)`` float -> conv5_3 after ReLU ``(B, 512, H/16, W/16)``
+        (or the ``until`` layer's map)."""
         if images.ndim != 4 or images.shape[1] != 3 or not images.is_floating_point():
             raise BackboneInputError(
                 "VGG16Conv53 needs float images (B, 3, H, W) from weights.transform;"

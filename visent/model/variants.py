@@ -162,6 +162,12 @@ class Variant:
         "sgd"  # "sgd": visent.training.train.fit, the paper's schedule; "probe": visent.training.probe.fit_probe
     )
 
+    @property
+    def finetunable(self) -> bool:
+        """Whether ``--finetune`` can train a backbone block with it: an SGD head on the regions whose
+        query does not come from a detector trained on frozen conv5_3 features."""
+        return self.trainer == "sgd" and self.uses_image and self.attribute_source != "predicted"
+
 
 VARIANTS: dict[str, Variant] = {
     v.name: v

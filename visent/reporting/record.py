@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from visent import precision
+from visent.backbone import FINETUNE_BLOCKS
 from visent.data.table import SPLIT_NAMES
 from visent.model import VARIANTS
 from visent.reporting.results import env_info
@@ -93,6 +94,9 @@ def build_result(
             "weights": prepared.weights.describe(),
             "transform": prepared.weights.transform.describe(),
             "cache": str(prepared.cache.root),
+            # frozen: the head reads conv5_3; fine-tuned: the cache holds pool4 and block 5 trains
+            "cached_layer": FINETUNE_BLOCKS[config.finetune],
+            "trained_block": None if config.finetune == "none" else config.finetune,
         },
         "embeddings": prepared.vectors.describe() if prepared.vectors else None,
         "training": {

@@ -154,6 +154,19 @@ def load_checkpoint(path: str | Path) -> dict:
     return state
 
 
+def param_groups(model: nn.Module, config: TrainingConfig) -> list[dict[str, Any]]:
+    """The head's trainable parameters at ``lr``; a fine-tuned backbone block's (``model.block``)
+    at ``lr * backbone_lr_scale``, as its own group."""
+    block = getattr(model, "block", None)
+    in_block = {id(p) for p in block.parameters()} if isinstance(block, nn.Module) else set()
+    head = [p for p in model.parameters() if p.requires_grad and id(p) not in in_block]
+    groups: list[dict[str, Any]] = [{"params": head, "lr": config.lr}]
+    if in_block:
+        backbone = [p for p in model.parameters() if p.requires_grad and id(p) in in_block]
+        groups.append({"params": backbone, "lr": config.lr * config.backbone_lr_scale})
+    return groups
+
+
 def fit(
     model: nn.Module,
     data: TrainData,
@@ -179,8 +192,7 @@ def fit(
         if ctx.enabled
         else model
     )
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum)
+    optimizer = torch.optim.SGD(param_groups(model, config), lr=config.lr, momentum=config.momentum)
     history: list[dict] = []
     best: dict[str, Any] = {"loss": math.inf, "epoch": -1, "state": None}
     iterations, max_epochs, patience = config.schedule()
