@@ -33,12 +33,14 @@ import torch
 from benchmarks.common import BenchmarkError, ratio
 from benchmarks.fixtures import random_cache, random_train_data
 from benchmarks.procmem import peak_rss_bytes, rss_anon_bytes
-from benchmarks.training import training_ours
+from benchmarks.training import finetune_ours, training_ours
+from visent.backbone import get_weights
 from visent.features import FeatureCache
 
 MODES = {
     "cache": "ours: regions gathered per batch from the memory-mapped fp16 cache",
     "ram": "naive: every feature loaded into RAM as fp32 before training",
+    "finetune": "ours, --finetune conv5: pool4 maps gathered per batch from the cache, block 5 trained with the head",
 }
 SAMPLE_S = 0.005
 
@@ -90,9 +92,12 @@ def child(cache_dir: Path, mode: str, iterations: int, batch_size: int) -> dict[
     sampler.start()
     baseline = rss_anon_bytes()
     cache = FeatureCache.open(cache_dir)
-    features = cache if mode == "cache" else InMemoryFeatures(cache)
+    features = InMemoryFeatures(cache) if mode == "ram" else cache
     data = random_train_data(features, n_val=min(64, len(cache) // 10))
-    timing = training_ours(data, batch_size, iterations, warmup_iterations=1)
+    if mode == "finetune":  # the block's weights do not change its memory or speed
+        timing = finetune_ours(data, get_weights("random"), batch_size, iterations)
+    else:
+        timing = training_ours(data, batch_size, iterations, warmup_iterations=1)
     return {
         "mode": mode,
         "samples": len(cache),
@@ -136,8 +141,9 @@ def peak_memory(cache_dir: Path, mode: str, iterations: int, batch_size: int) ->
     return report
 
 
-def memory_benchmark(sizes: tuple[int, int], iterations: int, batch_size: int, tmp: Path) -> dict[str, Any]:
-    """(d): peaks of both modes at the small and the large size; each cache is deleted after use."""
+def memory_benchmark(sizes: tuple[int, int], iterations: dict[str, int], batch_size: int, tmp: Path) -> dict[str, Any]:
+    """(d): peaks of every mode at the small and the large size, each mode for its number of
+    ``iterations``; each cache is deleted after use."""
     small, large = sizes
     if not 0 < small < large:
         raise BenchmarkError(f"memory sizes must be (small, large) with 0 < small < large, got {sizes}")
@@ -147,7 +153,7 @@ def memory_benchmark(sizes: tuple[int, int], iterations: int, batch_size: int, t
         try:
             random_cache(folder, n)
             for mode in MODES:
-                runs[mode][n] = peak_memory(folder, mode, iterations, batch_size)
+                runs[mode][n] = peak_memory(folder, mode, iterations[mode], batch_size)
         finally:
             shutil.rmtree(folder)
     growth = {

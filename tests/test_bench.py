@@ -82,6 +82,16 @@ def test_cpu_smoke_reports_positive_rates_and_ratios_of_its_own_measurements(cpu
     assert b["ours"]["batch_size"] == 32 and b["ours_large"]["batch_size"] > 32
 
 
+def test_cpu_smoke_times_the_finetuning_step_beside_the_naive_step_from_pixels(cpu_smoke):
+    cpu, _ = cpu_smoke
+    e = cpu["finetune"]
+    for side in ("ours", "naive"):
+        assert e[side]["images_per_s"] > 0 and e[side]["seconds"] > 0 and e[side]["batch_size"] == 32
+    assert e["speedup"] == pytest.approx(e["ours"]["images_per_s"] / e["naive"]["images_per_s"])
+    goal = cpu["targets"]["finetune_memory_growth"]
+    assert goal["measured"] == cpu["memory"]["growth"]["finetune"]["peak_rss_bytes"]
+
+
 def test_cpu_smoke_extrapolates_the_paper_epoch_from_measured_iterations(cpu_smoke):
     cpu, _ = cpu_smoke
     epoch, training = cpu["paper_epoch"], cpu["training"]
@@ -101,7 +111,7 @@ def test_cpu_smoke_measures_memory_per_process_and_judges_growth_on_its_metric(c
     cpu, _ = cpu_smoke
     memory = cpu["memory"]
     small, large = (str(n) for n in memory["sizes"])
-    for mode in ("cache", "ram"):
+    for mode in ("cache", "ram", "finetune"):
         for n in (small, large):
             run = memory["runs"][mode][n]
             assert run["samples"] == int(n) and run["peak_rss_bytes"] > 0

@@ -45,6 +45,25 @@ def test_paired_differences_count_the_folds_each_variant_wins(runs):
     assert table.loc["`attention-learned` − `gap`", "5-agree wins"] == "3/3"
 
 
+def test_fine_tuned_runs_are_rows_of_their_own_and_are_paired_with_their_frozen_variant(runs):
+    tuned = [
+        _run("five", "attention-learned", k, 0, a)
+        | {"config": _run("five", "x", k, 0, a)["config"] | {"finetune": "conv5"}}
+        for k, a in enumerate([0.86, 0.82, 0.84])
+    ]
+    frame = cv_report.fold_frame(cv_report.cv_runs(runs + tuned))
+    table = cv_report.accuracy_table(frame).set_index("variant")
+    assert list(table.index) == ["`gap`", "`attention-learned`", "`attention-learned-ft-conv5`", "`linear-probe`"]
+    assert table.loc["`attention-learned-ft-conv5`", "5-agree folds x seeds"] == "3 x 1"
+    contrasts = cv_report.contrasts_table(frame).set_index("comparison")
+    frozen = np.array([0.845, 0.835, 0.805])  # attention-learned's folds, mean over its two seeds
+    diff = np.array([0.86, 0.82, 0.84]) - frozen
+    row = contrasts.loc["`attention-learned-ft-conv5` − `attention-learned`"]
+    assert row["5-agree (points)"] == f"{100 * diff.mean():+.1f} ± {100 * diff.std(ddof=1):.1f}"
+    assert row["5-agree wins"] == "2/3"
+    assert contrasts.index.is_unique
+
+
 def test_the_moonshot_needs_both_the_accuracy_and_a_gain_over_the_probe_beyond_its_sd(runs):
     frame = cv_report.fold_frame(cv_report.cv_runs(runs))
     outcome = cv_report.moonshot(frame)
@@ -74,8 +93,12 @@ def test_the_schedule_line_counts_runs_that_stopped_early():
         for e, s in ((12, "early-stopping"), (30, "max-epochs"), (20, "early-stopping"))
     ]
     text = cv_report.schedule_text(runs)
-    assert "early stopping ended 2 before the cap of 30 epochs" in text and "12 to 30 epochs (median 20)" in text
-    assert "All 3 runs took 3 min together" in text
+    assert "Of the 3 frozen SGD runs, early stopping ended 2 before the cap of 30 epochs" in text
+    assert "12 to 30 epochs (median 20)" in text and "All 3 runs took 3 min together" in text
+    tuned = runs[0] | {"config": {"max_epochs": 30, "finetune": "conv5"}, "timing": {"total_s": 600.0}}
+    text = cv_report.schedule_text(runs + [tuned])
+    assert "Of the 1 fine-tuned SGD runs, early stopping ended 1 before the cap of 30 epochs" in text
+    assert "in 10 min together" in text and "All 4 runs took 13 min together" in text
 
 
 def test_the_chapters_reading_of_the_committed_twitter_results_holds():

@@ -41,6 +41,7 @@ SNIPPETS = [
     "twitter_maps.md",
     "twitter_schedule.md",
     "twitter_verdict.md",
+    "twitter_finetune.md",
 ]
 
 

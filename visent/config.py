@@ -340,8 +340,8 @@ class RunConfig:
         return f"{name}-cv{data.cv_folds}-{fold}" if data.cv_folds else f"{name}-{data.split}"
 
     def run_label(self) -> str:
-        """The run id's model part: the variant, and the fine-tuned block if any (``gap-ft-conv5``)."""
-        return self.model.variant + ("" if self.model.finetune == "none" else f"-ft-{self.model.finetune}")
+        """The run id's model part (:func:`run_label`)."""
+        return run_label(self.model.variant, self.model.finetune)
 
     def fingerprint(self) -> str:
         """sha256 (16 hex digits) of the outcome sections (``outcome_fields``)."""
@@ -370,6 +370,11 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         """Flat, in flag order: the form saved in result files and checkpoints."""
         return {k: v for name in SECTIONS for k, v in asdict(getattr(self, name)).items()}
+
+
+def run_label(variant: str, finetune: str = "none") -> str:
+    """A model's name in run ids and tables: the variant, and the fine-tuned block if any (``gap-ft-conv5``)."""
+    return variant if finetune == "none" else f"{variant}-ft-{finetune}"
 
 
 def _reject_unknown(values: dict[str, Any]) -> None:
@@ -449,4 +454,5 @@ __all__ = [
     "config_from_args",
     "config_keys",
     "default_of",
+    "run_label",
 ]

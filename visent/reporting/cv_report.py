@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from visent.backbone import FINETUNE_BLOCKS
+from visent.config import run_label
 from visent.model import VARIANTS
 
 #: The chapter's order of subsets and their display names.
@@ -35,12 +37,18 @@ def cv_runs(results: list[dict[str, Any]], layout: str = "twitter") -> list[dict
     ]
 
 
+def label(run: dict[str, Any]) -> str:
+    """The run's row in the tables: its variant, fine-tuned or not (``gap``, ``gap-ft-conv5``)."""
+    return run_label(run["variant"], run["config"].get("finetune", "none"))
+
+
 def fold_frame(runs: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per (subset, variant, fold): test accuracy averaged over seeds, and the seed count."""
+    """One row per (subset, model, fold): test accuracy averaged over seeds, and the seed count.
+    The ``variant`` column is the model's :func:`label`, so fine-tuned runs are rows of their own."""
     rows = [
         {
             "subset": r["config"]["twitter_subset"],
-            "variant": r["variant"],
+            "variant": label(r),
             "fold": int(r["config"]["cv_fold"]),
             "seed": r["config"]["seed"],
             "accuracy": r["metrics"]["test_accuracy"],
@@ -53,8 +61,14 @@ def fold_frame(runs: list[dict[str, Any]]) -> pd.DataFrame:
     )
 
 
+def fine_tuned_of(variant: str) -> list[str]:
+    """The labels of ``variant`` with each trainable block."""
+    return [run_label(variant, block) for block in FINETUNE_BLOCKS if block != "none"]
+
+
 def _ordered_variants(frame: pd.DataFrame) -> list[str]:
-    return [v for v in VARIANTS if v in set(frame["variant"])]
+    present = set(frame["variant"])
+    return [name for v in VARIANTS for name in (v, *fine_tuned_of(v)) if name in present]
 
 
 def _mean_sd(values: np.ndarray, scale: float = 100.0, signed: bool = False) -> str:
@@ -86,19 +100,24 @@ def paired(frame: pd.DataFrame, subset: str, variant: str, baseline: str) -> np.
 
 
 def contrasts_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Each variant against each baseline, per subset: paired difference in points (mean ± sd over
-    folds) and the folds it wins."""
+    """Each variant against each baseline, then each fine-tuned model against its frozen variant,
+    per subset: paired difference in points (mean ± sd over folds) and the folds it wins."""
+    models = _ordered_variants(frame)
+    pairs = [
+        (variant, baseline)
+        for baseline in BASELINES
+        for variant in models
+        if variant != baseline and variant not in BASELINES[: BASELINES.index(baseline)]
+    ]
+    pairs += [(tuned, variant) for variant in VARIANTS for tuned in fine_tuned_of(variant) if tuned in models]
     rows = []
-    for baseline in BASELINES:
-        for variant in _ordered_variants(frame):
-            if variant == baseline or variant in BASELINES[: BASELINES.index(baseline)]:
-                continue
-            row: dict[str, Any] = {"comparison": f"`{variant}` − `{baseline}`"}
-            for subset, name in SUBSETS.items():
-                diff = paired(frame, subset, variant, baseline)
-                row[f"{name} (points)"] = _mean_sd(diff, signed=True) if len(diff) else NOT_MEASURED
-                row[f"{name} wins"] = f"{int((diff > 0).sum())}/{len(diff)}" if len(diff) else "–"
-            rows.append(row)
+    for variant, baseline in dict.fromkeys(pairs):  # gap-ft - gap is both a baseline and a frozen pair
+        row: dict[str, Any] = {"comparison": f"`{variant}` − `{baseline}`"}
+        for subset, name in SUBSETS.items():
+            diff = paired(frame, subset, variant, baseline)
+            row[f"{name} (points)"] = _mean_sd(diff, signed=True) if len(diff) else NOT_MEASURED
+            row[f"{name} wins"] = f"{int((diff > 0).sum())}/{len(diff)}" if len(diff) else "–"
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -146,19 +165,69 @@ def moonshot_text(frame: pd.DataFrame) -> str:
 
 
 def schedule_text(runs: list[dict[str, Any]]) -> str:
-    """How the SGD runs ended: epochs trained, and how many early stopping ended before the cap."""
+    """How the SGD runs ended, frozen and fine-tuned apart: epochs trained, how many early stopping
+    ended before the cap, and their training time."""
     sgd = [r for r in runs if VARIANTS[r["variant"]].trainer == "sgd" and r.get("training")]
     if not sgd:
         return "No SGD run yet.\n"
-    epochs = [r["training"]["epochs"] for r in sgd]
-    early = sum(r["training"]["stopped"] == "early-stopping" for r in sgd)
-    cap = max(r["config"]["max_epochs"] for r in sgd)
+    lines = []
+    for kind, group in (
+        ("frozen", [r for r in sgd if r["config"].get("finetune", "none") == "none"]),
+        ("fine-tuned", [r for r in sgd if r["config"].get("finetune", "none") != "none"]),
+    ):
+        if not group:
+            continue
+        epochs = [r["training"]["epochs"] for r in group]
+        best = [r["training"]["best_epoch"] for r in group]
+        early = sum(r["training"]["stopped"] == "early-stopping" for r in group)
+        cap = max(r["config"]["max_epochs"] for r in group)
+        lines.append(
+            f"Of the {len(group)} {kind} SGD runs, early stopping ended {early} before the cap of {cap} epochs; "
+            f"they trained {min(epochs)} to {max(epochs)} epochs (median {int(np.median(epochs))}), their best "
+            f"validation loss at epoch {min(best)} to {max(best)}, in "
+            f"{sum(r['timing'].get('total_s', 0.0) for r in group) / 60:.0f} min together."
+        )
     return (
-        f"Of the {len(sgd)} SGD runs, early stopping ended {early} before the cap of {cap} epochs; they trained "
-        f"{min(epochs)} to {max(epochs)} epochs (median {int(np.median(epochs))}), their best validation loss "
-        f"at epoch {min(r['training']['best_epoch'] for r in sgd)} to {max(r['training']['best_epoch'] for r in sgd)}. "
-        f"All {len(runs)} runs took {sum(r['timing'].get('total_s', 0.0) for r in runs) / 60:.0f} min together "
+        " ".join(lines)
+        + f" All {len(runs)} runs took {sum(r['timing'].get('total_s', 0.0) for r in runs) / 60:.0f} min together "
         f"(`timing.total_s`, on {runs[0]['env'].get('cpu_count')} CPU cores; feature extraction not included).\n"
+    )
+
+
+def _reading(diff: np.ndarray, baseline: str) -> str:
+    """A paired difference in words, read as real only when its mean exceeds its sd over the folds."""
+    mean, sd, wins = 100 * diff.mean(), 100 * diff.std(ddof=1), int((diff > 0).sum())
+    if mean > sd:
+        word = "beats"
+    elif -mean > sd:
+        word = "is below"
+    else:
+        word = "does not differ from"
+    return f"{word} `{baseline}` ({mean:+.1f} ± {sd:.1f} points, {wins} of {len(diff)} folds won)"
+
+
+def finetune_text(frame: pd.DataFrame) -> str:
+    """Each fine-tuned model against its frozen twin, per subset where both ran, in words."""
+    lines = []
+    for variant in VARIANTS:
+        for tuned in fine_tuned_of(variant):
+            for subset, name in SUBSETS.items():
+                diff = paired(frame, subset, tuned, variant)
+                if len(diff) < 2:
+                    continue
+                cell = frame[(frame["variant"] == tuned) & (frame["subset"] == subset)]
+                lines.append(
+                    f"- {name}: `{tuned}` ({_mean_sd(cell['accuracy'].to_numpy())}%, "
+                    f"{int(cell['seeds'].max())} seed{'s' if cell['seeds'].max() > 1 else ''} per fold) "
+                    + _reading(diff, variant)
+                    + "."
+                )
+    if not lines:
+        return "**Not yet measured**: no fine-tuned runs beside frozen ones. `make twitter-finetune` runs them.\n"
+    return (
+        "Reading a paired difference as real only when its mean exceeds its sd over the folds:\n\n"
+        + "\n".join(lines)
+        + "\n"
     )
 
 
@@ -169,16 +238,8 @@ def verdict_text(frame: pd.DataFrame, variant: str = "attention-learned") -> str
         parts = []
         for baseline in BASELINES:
             diff = paired(frame, subset, variant, baseline)
-            if len(diff) < 2:
-                continue
-            mean, sd, wins = 100 * diff.mean(), 100 * diff.std(ddof=1), int((diff > 0).sum())
-            if mean > sd:
-                word = "beats"
-            elif -mean > sd:
-                word = "is below"
-            else:
-                word = "does not differ from"
-            parts.append(f"{word} `{baseline}` ({mean:+.1f} ± {sd:.1f} points, {wins} of {len(diff)} folds won)")
+            if len(diff) >= 2:
+                parts.append(_reading(diff, baseline))
         if parts:
             lines.append(f"- {name}: `{variant}` " + "; it ".join(parts) + ".")
     if not lines:
@@ -198,11 +259,11 @@ def verdict_text(frame: pd.DataFrame, variant: str = "attention-learned") -> str
     )
 
 
-def examples_run(runs: list[dict[str, Any]], variant: str = "attention-learned") -> dict[str, Any] | None:
-    """The run whose attention examples the figure shows: ``variant`` on the most agreed subset,
-    its first fold and lowest seed."""
+def examples_run(runs: list[dict[str, Any]], model: str = "attention-learned") -> dict[str, Any] | None:
+    """The run whose attention examples the figure shows: ``model`` (a :func:`label`) on the most
+    agreed subset, its first fold and lowest seed."""
     order = list(SUBSETS)
-    candidates = [r for r in runs if r["variant"] == variant and r.get("examples")]
+    candidates = [r for r in runs if label(r) == model and r.get("examples")]
     if not candidates:
         return None
     return min(

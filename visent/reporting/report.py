@@ -434,6 +434,7 @@ def twitter_snippets(
                 "twitter_maps.md",
                 "twitter_schedule.md",
                 "twitter_verdict.md",
+                "twitter_finetune.md",
             )
         }
     frame = cv_report.fold_frame(runs)
@@ -444,26 +445,27 @@ def twitter_snippets(
         "A line that rises from one variant to the next is a fold that the second variant wins.\n```"
     )
     contrasts = markdown_table(cv_report.contrasts_table(frame))
-    example = cv_report.examples_run(runs)
-    if example is None:
-        maps = _not_measured("no `attention-learned` run with attention examples.")
-    else:
+    figures = []
+    for model in ("attention-learned", *cv_report.fine_tuned_of("attention-learned")):
+        example = cv_report.examples_run(runs, model)
+        if example is None:
+            continue
         root = twitter_root or example["dataset"]["root"]
-        png, photos = cv_report.examples_figure(example, root, out / "twitter-maps.png")
+        suffix = model.removeprefix("attention-learned")
+        png, photos = cv_report.examples_figure(example, root, out / f"twitter-maps{suffix}.png")
         shown = (
             "over the photographs"
             if photos
-            else (
-                "alone: the photographs were not found, so only the grids are drawn (rebuild with the data to see them)"
-            )
+            else "alone: the photographs were not found, so only the grids are drawn (rebuild with the data)"
         )
-        maps = (
+        figures.append(
             # Relative to the chapter that includes the snippet (book/twitter.md includes _generated/*.md).
-            f"```{{figure}} _generated/{png.name}\n:name: fig-twitter-maps\n:width: 100%\n\n"
+            f"```{{figure}} _generated/{png.name}\n:name: fig-twitter-maps{suffix}\n:width: 100%\n\n"
             f"Attention $o$ of eq. (5) of `{example['run_id']}` on test photographs of its fold, {shown}. "
             "Top row: the first four test images it classified right; bottom row: the first four it got wrong. "
             "Each panel has its own colour scale.\n```\n"
         )
+    maps = "\n".join(figures) or _not_measured("no `attention-learned` run with attention examples.")
     return {
         "twitter_table.md": f"{table}\n\n{provenance(runs)}\n",
         "twitter_contrasts.md": f"{contrasts}\n\n{provenance(runs)}\n",
@@ -471,6 +473,7 @@ def twitter_snippets(
         "twitter_maps.md": maps,
         "twitter_schedule.md": cv_report.schedule_text(runs),
         "twitter_verdict.md": cv_report.verdict_text(frame),
+        "twitter_finetune.md": cv_report.finetune_text(frame),
     }
 
 
