@@ -100,7 +100,7 @@ def _log(text: str) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from visent.pipeline import run_or_reuse
+    from visent.pipeline import run_many
     from visent.reporting.results import markdown_table, results_frame
 
     base = _first_variant(args)
@@ -110,11 +110,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         for seed in (args.seeds or [base.seed])
         for variant in (args.variants or DEFAULT_RUN_VARIANTS)
     ]  # every config validated before the first run starts
-    results = []
-    for k, config in enumerate(grid, 1):
-        _log(f"== [{k}/{len(grid)}] {config.run_id}")
-        results.append(run_or_reuse(config, args.force, progress=not args.quiet, log=_log))
-        _print_result(results[-1])
+    results = run_many(grid, args.force, progress=not args.quiet, log=_log, sequential=_sequential(args))
+    for result in results:
+        _print_result(result)
     frame = results_frame(results)
     cols = [
         "variant",
@@ -130,6 +128,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     ]
     print(markdown_table(frame[cols]))
     return 0
+
+
+def _sequential(args: argparse.Namespace) -> bool | None:
+    """``--sequential``: every run alone; else ``plan_stacks`` decides where a stack pays."""
+    return True if args.sequential else None
 
 
 def _cmd_table1(args: argparse.Namespace) -> int:
@@ -165,7 +168,9 @@ def _cmd_cv(args: argparse.Namespace) -> int:
     ]
     lines = []
     for config in plans:
-        _, summary = run_cv(config, args.seeds, progress=not args.quiet, force=args.force, log=_log)
+        _, summary = run_cv(
+            config, args.seeds, progress=not args.quiet, force=args.force, log=_log, sequential=_sequential(args)
+        )
         m = summary["metrics"]
         sd = "" if m["test_accuracy_std"] is None else f" +- {m['test_accuracy_std']:.3f}"
         lines.append(
@@ -275,6 +280,11 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--seeds", nargs="+", type=int, help="several seeds (default: --seed)")
             p.add_argument(
                 "--force", action="store_true", help="rerun even where a result file of the same configuration exists"
+            )
+            p.add_argument(
+                "--sequential",
+                action="store_true",
+                help="train the runs one after another, also where one stack of heads would be faster (CUDA)",
             )
         if name == "run":
             p.add_argument("--splits", nargs="+", choices=SCHEMES, help="several splits")

@@ -53,11 +53,16 @@ def fold_split(config: RunConfig, dataset: Dataset) -> np.ndarray:
 
 
 def run_cv(
-    config: RunConfig, seeds: list[int] | None = None, progress: bool = True, force: bool = False, log=print
+    config: RunConfig,
+    seeds: list[int] | None = None,
+    progress: bool = True,
+    force: bool = False,
+    log=print,
+    sequential: bool | None = None,
 ) -> tuple[list[dict], dict]:
     """Every fold of ``config`` (``config.folds``'s published folds, else ``config.cv_folds``) for
-    each of ``seeds`` (default: ``config.seed``), one result file each; returns them and their
-    :func:`cv_summary`, also written."""
+    each of ``seeds`` (default: ``config.seed``), one result file each, trained by ``run_many``
+    (a fold's seeds in one stack where that pays); returns them and their :func:`cv_summary`, also written."""
     from visent import pipeline  # the pipeline splits by fold with this module
 
     k = len(published_folds(config)) if config.folds else config.cv_folds
@@ -68,10 +73,7 @@ def run_cv(
         for seed in (seeds or [config.seed])
         for fold in range(k)
     ]
-    runs = []
-    for n, fold_config in enumerate(configs, start=1):
-        log(f"== [{n}/{len(configs)}] {fold_config.run_id}")
-        runs.append(pipeline.run_or_reuse(fold_config, force, progress, log))
+    runs = pipeline.run_many(configs, force, progress, log, sequential)
     summary = cv_summary(runs)
     if distributed.current().is_main:
         summary["path"] = str(write_result(summary, config.results_dir))

@@ -1,7 +1,9 @@
 """One run end to end: dataset -> splits -> feature cache -> attention queries -> training -> result.
 
 Each stage is a call into the module that owns it; this module only composes them, for the CLI,
-the notebooks (which make the same calls one at a time) and papermill sweeps.
+the notebooks (which make the same calls one at a time) and papermill sweeps. ``run`` is one run;
+``run_many`` a grid of them, the runs of one dataset and schedule as one stack of heads
+(``visent.training.multi``) where that pays.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 
 from visent import cv, distributed
 from visent.backbone import FINETUNE_BLOCKS, Weights, finetune_block, get_weights, output_shape
-from visent.config import RunConfig
+from visent.config import RunConfig, default_of
 from visent.data.augment import expand_to_min_per_attribute
 from visent.data.folds import VAL_FRACTION, carve_validation
 from visent.data.layouts import LAYOUTS, load_dataset
@@ -32,6 +34,7 @@ from visent.model.queries import attribute_queries, predicted_queries
 from visent.reporting.evaluate import classification_metrics, localisation_metrics
 from visent.reporting.record import attention_examples, build_result
 from visent.reporting.results import write_result
+from visent.training.multi import stacking_pays, train_many
 from visent.training.probe import fit_probe
 from visent.training.train import (
     Checkpoint,
@@ -40,6 +43,7 @@ from visent.training.train import (
     fit,
     load_checkpoint,
     predict,
+    save_best,
 )
 
 
@@ -266,6 +270,32 @@ def evaluate_split(model, prepared: Prepared, split: str, device: torch.device, 
     return Evaluation(metrics, probs, o)
 
 
+def record(
+    config: RunConfig,
+    prepared: Prepared,
+    model: torch.nn.Module,
+    outcome: TrainOutcome,
+    device: torch.device,
+    seconds: float,
+    stacked: bool,
+    write: bool = True,
+) -> dict[str, Any]:
+    """Evaluate a trained ``model`` (its best state loaded) and write and return its result dict;
+    ``seconds`` is the time the run took before evaluation, ``stacked`` whether it trained in a stack."""
+    t0 = time.perf_counter()
+    test = evaluate_split(model, prepared, "test", device, config.amp)
+    val = evaluate_split(model, prepared, "val", device, config.amp).metrics if len(prepared.data.rows["val"]) else {}
+    total_s = seconds + time.perf_counter() - t0
+    result = build_result(config, prepared, outcome, test.metrics, val, str(device), total_s)
+    result["training"]["stacked"] = stacked
+    result["env"]["world_size"] = distributed.current().world_size
+    if test.o is not None:
+        result["examples"] = attention_examples(prepared, test)
+    if write and distributed.current().is_main:
+        result["path"] = str(write_result(result, config.results_dir))
+    return result
+
+
 def run(config: RunConfig, progress: bool = True, write: bool = True) -> dict[str, Any]:
     """Train and evaluate one variant; write and return its result dict."""
     t_start = time.perf_counter()
@@ -278,38 +308,154 @@ def run(config: RunConfig, progress: bool = True, write: bool = True) -> dict[st
     else:
         outcome = fit(model, prepared.data, config.training, device, checkpoint_for(config), progress)
     model.load_state_dict(outcome.best_state)
-    test = evaluate_split(model, prepared, "test", device, config.amp)
-    val = evaluate_split(model, prepared, "val", device, config.amp).metrics if len(prepared.data.rows["val"]) else {}
-    result = build_result(config, prepared, outcome, test.metrics, val, str(device), time.perf_counter() - t_start)
-    result["env"]["world_size"] = distributed.current().world_size
-    if test.o is not None:
-        result["examples"] = attention_examples(prepared, test)
-    if write and distributed.current().is_main:
-        result["path"] = str(write_result(result, config.results_dir))
-    return result
+    return record(config, prepared, model, outcome, device, time.perf_counter() - t_start, False, write)
+
+
+def reusable(config: RunConfig, force: bool = False, log=print) -> dict[str, Any] | None:
+    """``config``'s result file when it was written with the same outcome sections (and not
+    ``force``); else None, and a stale file is named in the log."""
+    path = Path(config.results_dir) / f"{config.run_id}.json"
+    if not path.exists() or force:
+        return None
+    try:
+        saved = json.loads(path.read_text())
+        changes = config.changes_from(saved["config"])
+    except (OSError, ValueError, KeyError, TypeError):
+        saved, changes = None, None
+    if changes == {}:
+        log(f"{config.run_id}: result exists for this configuration, reused (--force reruns)")
+        return saved
+    what = (
+        "it is not a result of this version"
+        if changes is None
+        else "the configuration changed: " + ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changes.items())
+    )
+    log(f"{config.run_id}: {path} is stale ({what}); training again, the file will be replaced")
+    return None
 
 
 def run_or_reuse(config: RunConfig, force: bool = False, progress: bool = True, log=print) -> dict[str, Any]:
     """The result of ``config``: its result file when that was written with the same outcome
     sections (and not ``force``), else a new run that replaces the file."""
-    path = Path(config.results_dir) / f"{config.run_id}.json"
-    if path.exists() and not force:
-        try:
-            saved = json.loads(path.read_text())
-            changes = config.changes_from(saved["config"])
-        except (OSError, ValueError, KeyError, TypeError):
-            saved, changes = None, None
-        if changes == {}:
-            log(f"{config.run_id}: result exists for this configuration, reused (--force reruns)")
-            return saved
-        what = (
-            "it is not a result of this version"
-            if changes is None
-            else "the configuration changed: "
-            + ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changes.items())
-        )
-        log(f"{config.run_id}: {path} is stale ({what}); training again, the file will be replaced")
-    return run(config, progress)
+    saved = reusable(config, force, log)
+    return run(config, progress) if saved is None else saved
+
+
+#: The outcome keys whose effect a stack of heads reproduces: data and model keys through the same
+#: ``prepare``, the schedule through ``train_many`` (tests/test_multi.py and tests/test_stacked_runs.py
+#: compare it with ``fit``). A config that sets another outcome key, one added since, away from its
+#: default trains alone, on the path that knows the key.
+STACKED_KEYS = frozenset(
+    {
+        *("dataset", "data_root", "ontology", "regions", "twitter_subset", "split", "split_seed"),
+        *("cv_folds", "cv_fold", "folds", "balance", "min_per_attribute"),
+        *("variant", "weights", "image_size", "glove", "oov", "detector_query", "detector", "hidden_dim"),
+        *("seed", "preset", "iterations_per_epoch", "max_epochs", "patience", "batch_size", "lr", "momentum"),
+        *("device", "amp"),
+    }
+)
+
+
+def stack_refusal(config: RunConfig) -> str | None:
+    """Why ``config`` cannot train in a stack of heads (``visent.training.multi``), or None."""
+    spec = VARIANTS[config.variant]
+    if spec.trainer != "sgd":
+        return f"{config.variant} is not trained by SGD (its trainer: {spec.trainer})"
+    if spec.attribute_source in ("shuffled", "predicted"):
+        return f"{config.variant} draws its queries with the seed, so every seed has data of its own"
+    unknown = [f"{k}={v!r}" for k, v in config.outcome_fields().items() if k not in STACKED_KEYS and v != default_of(k)]
+    if unknown:
+        return f"a stack of heads does not handle {', '.join(unknown)}"
+    return None
+
+
+def _stack_key(config: RunConfig) -> str:
+    """Configs with equal keys share the prepared data and the schedule: all but variant and seed."""
+    return json.dumps(
+        {k: v for k, v in config.to_dict().items() if k not in ("variant", "seed", "run_id")}, default=str
+    )
+
+
+def plan_stacks(configs: list[RunConfig], sequential: bool | None = None, log=print) -> list[list[int]]:
+    """Positions of ``configs`` in training order: a group of several trains as one stack, a group
+    of one alone. ``sequential`` True trains every run alone, False stacks wherever a stack can
+    train the runs (on the CPU too), None where it can and pays (``stacking_pays``). A run that
+    cannot join a stack is logged with the reason, and so is a device where stacks do not pay."""
+    if sequential or len(configs) < 2:
+        return [[i] for i in range(len(configs))]
+    if distributed.current().enabled:
+        log("torchrun: every run trains alone, with DistributedDataParallel (a stack of heads is one process's)")
+        return [[i] for i in range(len(configs))]
+    groups: dict[str, list[int]] = {}
+    slow: set[str] = set()
+    for i, config in enumerate(configs):
+        device = distributed.resolve_device(config.device)
+        reason = None
+        if sequential is None and not stacking_pays(device):
+            slow.add(device.type)
+        else:
+            reason = stack_refusal(config)
+            if reason:
+                log(f"{config.run_id}: trains alone: {reason}")
+        stackable = reason is None and device.type not in slow
+        groups.setdefault(_stack_key(config) if stackable else f"alone {i}", []).append(i)
+    for device_type in sorted(slow):
+        log(f"on {device_type} the runs train one after another: a stack of heads does not pay there")
+    return list(groups.values())
+
+
+def run_stack(configs: list[RunConfig], progress: bool = True, write: bool = True) -> list[dict[str, Any]]:
+    """Train ``configs`` (one dataset and schedule, see ``plan_stacks``) as one stack of heads and
+    write and return each one's result dict, as ``run`` would (``training.stacked`` is true).
+
+    The data is prepared once per attention query source. Members share the preparation and
+    training time in ``timing``. Nothing is checkpointed during training: every result file is
+    written when the whole stack has finished, so an interrupted stack leaves no file, and the next
+    ``run_many`` trains its members again while it reuses the files of runs that finished. A
+    best-state checkpoint per member is written for ``visent evaluate``; ``fit`` never resumes it.
+    """
+    t_start = time.perf_counter()
+    device = distributed.resolve_device(configs[0].device)
+    by_source: dict[str | None, Prepared] = {}
+    prepared: dict[str, Prepared] = {}
+    for config in configs:
+        source = VARIANTS[config.variant].attribute_source
+        if source not in by_source:
+            by_source[source] = prepare(config, device, progress)
+        prepared[config.variant] = by_source[source]
+    pairs = [(config.variant, config.seed) for config in configs]
+    data = {variant: p.data for variant, p in prepared.items()}
+    outcomes = train_many(pairs, data, configs[0], device, progress=progress)
+    seconds = time.perf_counter() - t_start
+    results = []
+    for config in configs:
+        outcome = outcomes[(config.variant, config.seed)]
+        if write:
+            save_best(checkpoint_for(config), outcome)
+        model = model_for(config, prepared[config.variant])
+        model.load_state_dict(outcome.best_state)
+        results.append(record(config, prepared[config.variant], model, outcome, device, seconds, True, write))
+    return results
+
+
+def run_many(
+    configs: list[RunConfig], force: bool = False, progress: bool = True, log=print, sequential: bool | None = None
+) -> list[dict[str, Any]]:
+    """The results of ``configs``, in their order: result files reused as ``run_or_reuse`` reuses
+    them, the other runs trained in the groups of ``plan_stacks`` (``sequential`` as there)."""
+    results: list[dict[str, Any] | None] = [reusable(config, force, log) for config in configs]
+    todo = [i for i, saved in enumerate(results) if saved is None]
+    done = len(configs) - len(todo)
+    for group in plan_stacks([configs[i] for i in todo], sequential, log):
+        members = [configs[todo[j]] for j in group]
+        ids = ", ".join(config.run_id for config in members)
+        first, done = done + 1, done + len(members)
+        where = f"{first}/{len(configs)}" if len(members) == 1 else f"{first}-{done}/{len(configs)}, one stack"
+        log(f"== [{where}] {ids}")
+        trained = [run(members[0], progress)] if len(members) == 1 else run_stack(members, progress)
+        for j, result in zip(group, trained, strict=True):
+            results[todo[j]] = result
+    return [result for result in results if result is not None]
 
 
 def evaluate_checkpoint(path: str | Path, split: str = "test", progress: bool = True) -> dict[str, Any]:

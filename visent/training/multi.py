@@ -44,6 +44,22 @@ from visent.training.train import TrainData, TrainingDiverged, TrainOutcome, epo
 VAL_BATCH = 256  # rows per validation forward, as in visent.training.train.predict
 
 
+def stacking_pays(device: torch.device) -> bool:
+    """Whether training runs of one dataset and schedule as one stack is faster on ``device`` than
+    training them one after another: on CUDA yes, on the CPU no.
+
+    Measured on this project's 2-core AMD EPYC CPU (the 1200-image synthetic cache, 3 seeds, 30
+    iterations of batch 32, 3 ``fit`` calls against one stack): with ``OMP_NUM_THREADS=1`` on the
+    idle machine gap took 16.4 s against 24.7 s stacked, attention-learned 21.3 s against 25.5 s;
+    with 2 threads, the machine busy with other jobs, gap 29.2 s and 27.2 s against 25.7 s and
+    25.3 s, attention-learned 46.1 s against 50.4 s. A stack is slower or at best 10% faster on a
+    CPU that one head already keeps busy, and the sequential runs keep their per-epoch checkpoints.
+    On CUDA one head leaves the GPU waiting on kernel launches, which the stack shares between its
+    heads (expected, not measured here: ``benchmarks/gpu.py``'s many_heads section measures it).
+    """
+    return device.type == "cuda"
+
+
 class MultiTrainError(ValueError):
     """A request to ``train_many`` that cannot be run; the message names the entry and the fix."""
 

@@ -167,6 +167,13 @@ def param_groups(model: nn.Module, config: TrainingConfig) -> list[dict[str, Any
     return groups
 
 
+def save_best(checkpoint: Checkpoint, outcome: TrainOutcome) -> None:
+    """The best state of a run trained outside ``fit`` (in a stack of heads), for ``visent evaluate``.
+    It records no data identity, so ``fit`` never resumes from it and trains such a run afresh."""
+    state = {"config": checkpoint.run.to_dict(), "best_state": outcome.best_state, "best_epoch": outcome.best_epoch}
+    _save_checkpoint(checkpoint.path, state | {"history": outcome.history})
+
+
 def fit(
     model: nn.Module,
     data: TrainData,
