@@ -126,6 +126,8 @@ def extract(
         shard_size=config.shard_size,
         progress=progress,
         augment_seed=augment_seed,
+        decoder=config.decoder,
+        compile=config.compile,
     )
 
 

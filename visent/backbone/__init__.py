@@ -14,10 +14,20 @@ from visent.backbone.errors import (
     WeightsUnavailableError,
 )
 from visent.backbone.preprocess import PREPROCESS_KEY, Preprocess
-from visent.backbone.trunk import VGG16Conv53, output_shape, read_state_file, save_weights_file, to_regions
+from visent.backbone.trunk import (
+    COMPILE_MODES,
+    VGG16Conv53,
+    device_trunk,
+    output_shape,
+    read_state_file,
+    save_weights_file,
+    to_regions,
+    uses_compile,
+)
 from visent.backbone.weights import DEFAULT_WEIGHTS, WEIGHTS, Weights, get_weights, register_weights, weights_cache_dir
 
 __all__ = [
+    "COMPILE_MODES",
     "DEFAULT_WEIGHTS",
     "OXFORD_PREPROCESS",
     "PREPROCESS_KEY",
@@ -33,6 +43,7 @@ __all__ = [
     "WeightsCacheWarning",
     "WeightsFileError",
     "WeightsUnavailableError",
+    "device_trunk",
     "get_weights",
     "output_shape",
     "random_state_dict",
@@ -40,5 +51,6 @@ __all__ = [
     "register_weights",
     "save_weights_file",
     "to_regions",
+    "uses_compile",
     "weights_cache_dir",
 ]
