@@ -28,6 +28,10 @@ CPU = torch.device("cpu")
 #: relative L2 norm per image. The tolerances leave about twice that, far below bf16's 5e-2 (test_features).
 FEATURE_MAX_DIFF = 2e-3  # of the largest feature
 FEATURE_L2_DIFF = 5e-3  # per image, relative
+#: nvJPEG's IDCT may round unlike libjpeg-turbo's (not yet measured here): +-1 grey level on 60% of the
+#: pixels moves the features by 3e-2 of their largest value (measured on the CPU), so the GPU bound is
+#: bf16's own 5e-2, what the cache of a CUDA extraction holds anyway.
+NVJPEG_FEATURE_MAX_DIFF = 5e-2
 
 
 @pytest.fixture
@@ -112,8 +116,7 @@ def test_nvjpeg_features_agree_with_the_pil_path_on_the_cc0_photos(photo_folder,
         for d in ("pil", "tensor")
     )
     assert fallbacks(dataset) == {}
-    # nvJPEG's IDCT may round unlike libjpeg-turbo's: twice the CPU tolerance (not yet measured).
-    assert np.abs(pil - tensor).max() <= 2 * FEATURE_MAX_DIFF * np.abs(pil).max()
+    assert np.abs(pil - tensor).max() <= NVJPEG_FEATURE_MAX_DIFF * np.abs(pil).max()
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))

@@ -136,12 +136,12 @@ def _device_refusal(data: bytes) -> tuple[str, int]:
         if img.format != "JPEG":
             return f"not a JPEG ({img.format})", 1
         if img.mode not in ("RGB", "L"):
-            return f"{img.mode} JPEG (PIL converts it without a colour profile)", 1
+            return f"{img.mode} JPEG, converted to RGB as PIL converts it on the CPU", 1
         if width * height > DEFAULT_MAX_PIXELS:
             return "above the decompression-bomb guard (PIL reports it)", 1
         orientation = int(img.getexif().get(ExifTags.Base.Orientation, 1))
-    # A truncated file must fail as it does under PIL, not decode grey; trailing bytes after the marker
-    # are legal but rare, and PIL reads them too.
+    # A truncated file must fail as it does under PIL, not decode grey. The rare file with bytes after
+    # the marker goes to PIL too, which reads it.
     if not data.rstrip(b"\0").endswith(b"\xff\xd9"):
         return "no end-of-image marker at the end of the file", orientation
     return "", orientation
