@@ -1,20 +1,23 @@
-"""The GPU benchmarks in one command, sized for about 5 minutes on one H200:
+"""The GPU benchmarks in one command, sized for about 5 minutes on one H200 (every section time-bounded,
+all of them within 7.5 minutes):
 
     python benchmarks/gpu.py --out results/bench/gpu-h200.json
     python benchmarks/gpu.py --smoke --device cpu --out /tmp/gpu-smoke.json   # checks the script runs
 
-Needs only this repository and a CUDA build of PyTorch with torchvision (and their numpy and
-Pillow): no pandas, no notebooks. Each measurement sits beside a naive reference:
+Needs only this repository, a CUDA build of PyTorch with torchvision, and the product's own core
+packages (numpy, Pillow, pandas, tqdm): no notebooks, no plotting. Each measurement sits beside a
+naive reference:
 
 backbone
     images/s of VGG-16 to conv5_3 from decoded uint8 tensors on the device: naive (fp32, NCHW,
     batch 16, no inference_mode) against bf16 autocast + channels_last, eager and ``torch.compile``.
 end_to_end
-    images/s from JPEG files on disk to fp16 regions on the host: naive (PIL + torchvision
-    transforms per image) against batched ``torchvision.io.decode_jpeg`` on the GPU, and against
-    DataLoader workers decoding on the CPU. The files were just written, so they are read from
-    the page cache; the resize is torchvision's antialiased bilinear, close to but not bit-equal
-    with the PIL resize of ``visent extract``.
+    images/s of the product, ``visent.features.extract_features`` (what ``visent extract`` runs), from
+    JPEG files of a ``folders`` dataset to a finished feature cache: its tensor decoder (batched
+    ``decode_jpeg`` on the GPU; DataLoader workers read the files), eager and compiled, and its PIL
+    decoder in DataLoader workers; naive: PIL + torchvision transforms per image. The files were just
+    written, so they are read from the page cache. The rate is over the extraction loop, which
+    includes the workers' start and, compiled, the compilation.
 training
     images/s of the attention-truth head at batch 32: ``visent.training.train.fit`` as it is (features
     gathered on the host, a loss sync per step: the naive reference), then with the features
@@ -23,8 +26,8 @@ many_heads
     ``visent.training.multi.HeadStack``: S heads per step (one variant's seeds, and every run of the
     replication at once), eager and captured; plus the stacked validation forward.
 paper_scale
-    the full replication (extraction of every image, every variant x seeds at the paper's
-    schedule) extrapolated from the rates above, marked ``extrapolated``.
+    the full replication (extraction of every image at the product's best end-to-end rate, every
+    variant x seeds at the paper's schedule) extrapolated from the rates above, marked ``extrapolated``.
 
 The JSON is rewritten after every section, so a run cut short keeps what it measured; a section
 that fails records its error, the others still run, and the exit status is 1.
@@ -34,13 +37,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import signal
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +51,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from torch import Tensor, nn  # noqa: E402
-from torch.utils.data import DataLoader, Dataset  # noqa: E402
-from torchvision.io import ImageReadMode, decode_jpeg, encode_jpeg, read_file  # noqa: E402
-from torchvision.transforms.v2 import functional as TF  # noqa: E402
+from torch import Tensor  # noqa: E402
+from torchvision.io import encode_jpeg  # noqa: E402
 
 from benchmarks.common import (  # noqa: E402
     REPO,
@@ -69,8 +69,11 @@ from benchmarks.common import (  # noqa: E402
 )
 from benchmarks.naive import naive_regions, naive_transform, naive_trunk  # noqa: E402
 from benchmarks.report import markdown_report  # noqa: E402
-from visent.backbone import Preprocess, VGG16Conv53, Weights, get_weights, to_regions  # noqa: E402
+from visent.backbone import Weights, device_trunk, get_weights, to_regions  # noqa: E402
 from visent.config import PRESETS, ModelConfig, TrainingConfig  # noqa: E402
+from visent.data.decode import FALLBACK  # noqa: E402
+from visent.data.layouts import load_dataset  # noqa: E402
+from visent.features import backbone_regions, extract_features  # noqa: E402
 from visent.model import VARIANTS, build_model  # noqa: E402
 from visent.training.multi import HeadStack  # noqa: E402
 from visent.training.train import TrainData, fit  # noqa: E402
@@ -81,6 +84,11 @@ BACKBONE_TARGET = 14_000
 END_TO_END_TARGET = 10_000
 TRAINING_TARGET = 50_000
 PAPER_SCALE_TARGET_S = 300
+#: Seconds each section may run, and all of them together: `make bench-gpu` must end within 8 minutes.
+SECTION_LIMITS_S = {"backbone": 120, "end_to_end": 180, "training": 120, "many_heads": 120, "paper_scale": 10}
+TOTAL_LIMIT_S = 450
+#: The end_to_end entries that are runs of the product (the others are references).
+PRODUCT_RUNS = ("tensor_decode", "tensor_decode_compiled", "pil_workers")
 
 PROFILES: dict[str, dict[str, Any]] = {
     "full": {
@@ -90,10 +98,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "naive_images": 256,
         "min_seconds": 2.0,
         "compile": True,
-        "jpeg_files": 4096,
+        "jpeg_files": 16384,  # seconds of extraction, so worker start-up is a small part
         "jpeg_unique": 256,
         "jpeg_size": (375, 500),  # (height, width): a typical Flickr photo of VSO
-        "read_threads": 8,
         "loader_workers": 14,
         "feature_rows": 16384,
         "host_rows": 4096,
@@ -112,7 +119,6 @@ PROFILES: dict[str, dict[str, Any]] = {
         "jpeg_files": 8,
         "jpeg_unique": 4,
         "jpeg_size": (48, 64),
-        "read_threads": 2,
         "loader_workers": 0,
         "feature_rows": 96,
         "host_rows": 96,
@@ -129,30 +135,10 @@ def _amp(device: torch.device) -> bool:
     return device.type == "cuda"
 
 
-def extractor(trunk: nn.Module, preprocess: Preprocess, device: torch.device) -> Callable[[Tensor], Tensor]:
-    """uint8 images ``(B, 3, H, W)`` on ``device`` -> fp16 regions ``(B, 196, 512)``, as the cache stores them."""
-
-    @torch.inference_mode()
-    def extract(images: Tensor) -> Tensor:
-        x = preprocess.normalize(images)
-        if device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=_amp(device)):
-            fmap = trunk(x)  # (B, 512, H/16, W/16)
-        return to_regions(fmap.float()).to(torch.float16)
-
-    return extract
-
-
-def fast_trunk(weights: Weights, device: torch.device) -> nn.Module:
-    """The trunk on ``device``, channels_last on CUDA (where cuDNN's bf16 kernels want it)."""
-    trunk = VGG16Conv53(weights).to(device)
-    return trunk.to(memory_format=torch.channels_last) if device.type == "cuda" else trunk
-
-
-def backbone(weights: Weights, preprocess: Preprocess, device: torch.device, p: dict[str, Any]) -> dict[str, Any]:
-    """Images/s from decoded uint8 tensors already on the device."""
-    batch, size = p["backbone_batch"], preprocess.size
+def backbone(weights: Weights, device: torch.device, p: dict[str, Any]) -> dict[str, Any]:
+    """Images/s from decoded uint8 tensors already on the device, through the product's trunk and forward."""
+    batch, preprocess = p["backbone_batch"], weights.transform
+    size = preprocess.size
     images = torch.randint(0, 256, (batch, 3, *size), dtype=torch.uint8, device=device)
     out: dict[str, Any] = {"batch_size": batch, "image_size": list(size), "bf16": _amp(device)}
 
@@ -173,12 +159,15 @@ def backbone(weights: Weights, preprocess: Preprocess, device: torch.device, p: 
     }
     del naive  # frees the naive trunk's memory before the fast one loads
 
-    trunk = fast_trunk(weights, device)
-    variants = {"eager": trunk}
+    variants = {"eager": device_trunk(weights, device)}
     if p["compile"] and device.type == "cuda":
-        variants["compiled"] = torch.compile(trunk)
+        variants["compiled"] = device_trunk(weights, device, compile=True)
     for name, model in variants.items():
-        extract = extractor(model, preprocess, device)
+
+        @torch.inference_mode()
+        def extract(images: Tensor, model: torch.nn.Module = model) -> Tensor:
+            return backbone_regions(model, preprocess, images, "auto", device)
+
         started = time.perf_counter()
         extract(images)  # the first call compiles, for the compiled variant
         synchronize(device)
@@ -191,12 +180,16 @@ def backbone(weights: Weights, preprocess: Preprocess, device: torch.device, p: 
         }
     out["best"] = max(out[name]["images_per_s"] for name in variants)
     out["speedup"] = ratio(out["best"], out["naive"]["images_per_s"])
+    if "compiled" in out:  # images after which compiling has paid for itself
+        saved_per_image = 1 / out["eager"]["images_per_s"] - 1 / out["compiled"]["images_per_s"]
+        cost = out["compiled"]["first_call_seconds"] - out["eager"]["first_call_seconds"]
+        out["compile_break_even_images"] = cost / saved_per_image if saved_per_image > 0 else None
     return out
 
 
-def write_jpegs(folder: Path, count: int, unique: int, size: tuple[int, int]) -> list[Path]:
-    """``count`` JPEG files of smooth synthetic scenes (``unique`` distinct ones, repeated)."""
-    folder.mkdir(parents=True, exist_ok=True)
+def write_jpegs(folder: Path, count: int, unique: int, size: tuple[int, int]) -> Path:
+    """``count`` JPEG files of smooth synthetic scenes (``unique`` distinct ones, repeated), in the
+    ``positive`` and ``negative`` folders of a ``folders`` dataset at ``folder``."""
     generator = torch.Generator().manual_seed(0)
     encoded = []
     for _ in range(unique):
@@ -204,89 +197,54 @@ def write_jpegs(folder: Path, count: int, unique: int, size: tuple[int, int]) ->
         smooth = F.interpolate(coarse, size=size, mode="bicubic", align_corners=False)[0]  # (3, H, W)
         noisy = smooth * 200 + torch.rand(3, *size, generator=generator) * 40
         encoded.append(encode_jpeg(noisy.clamp(0, 255).to(torch.uint8), quality=90).numpy().tobytes())
-    paths = [folder / f"{k:05d}.jpg" for k in range(count)]
+    paths = [folder / ("positive" if k % 2 else "negative") / f"{k:05d}.jpg" for k in range(count)]
     for k, path in enumerate(paths):
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(encoded[k % unique])
-    return paths
+    return folder
 
 
-def resize_batch(images: Sequence[Tensor], size: tuple[int, int]) -> Tensor:
-    """Decoded images of any sizes -> uint8 ``(B, 3, H, W)``, one resize call per distinct input size."""
-    out = torch.empty((len(images), 3, *size), dtype=torch.uint8, device=images[0].device)
-    by_shape: dict[tuple[int, ...], list[int]] = {}
-    for i, image in enumerate(images):
-        by_shape.setdefault(tuple(image.shape), []).append(i)
-    for members in by_shape.values():
-        out[members] = TF.resize(torch.stack([images[i] for i in members]), list(size), antialias=True)
-    return out
+def end_to_end(root: Path, weights: Weights, device: torch.device, p: dict[str, Any]) -> dict[str, Any]:
+    """Images/s of ``extract_features`` from the JPEG files of the ``folders`` dataset at ``root`` to a
+    finished feature cache, per decoder; the naive reference on the first files."""
+    dataset = load_dataset("folders", root, cache=False)
+    images, batch, workers = len(dataset.samples), p["backbone_batch"], p["loader_workers"]
+    out: dict[str, Any] = {"files": images, "file_size": list(p["jpeg_size"]), "batch_size": batch}
 
+    def product(decoder: str, compile: str) -> dict[str, Any]:
+        reported = len(dataset.report.problems)
+        with tempfile.TemporaryDirectory(prefix="visent-gpu-cache-") as cache:
+            extract_features(
+                dataset,
+                weights,
+                cache,
+                batch_size=batch,
+                num_workers=workers,
+                device=device,
+                amp="auto",
+                decoder=decoder,
+                compile=compile,
+                progress=False,
+            )
+        seconds = dataset.meta["timing"]["extract_s"]
+        fallbacks = sum(problem.reason == FALLBACK for problem in dataset.report.problems[reported:])
+        return {
+            "decoder": dataset.meta["timing"]["extract_decoder"],
+            "compiled": dataset.meta["timing"]["extract_compiled"],
+            "num_workers": workers,
+            "seconds": seconds,
+            "images_per_s": rate(images, seconds),
+            "pil_fallbacks": fallbacks,
+        }
 
-class _JpegFiles(Dataset):
-    """JPEG file -> uint8 ``(3, H, W)`` at the backbone's size, decoded on the CPU (a DataLoader worker)."""
+    first = product("tensor", "off")  # also starts nvJPEG and the page cache: the run after it is measured
+    out["tensor_decode"] = product("tensor", "off") | {"first_run_seconds": first["seconds"]}
+    if p["compile"] and device.type == "cuda":
+        out["tensor_decode_compiled"] = product("tensor", "on")
+    out["pil_workers"] = product("pil", "off")
 
-    def __init__(self, paths: Sequence[Path], size: tuple[int, int]) -> None:
-        self.paths, self.size = list(paths), size
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> Tensor:
-        image = decode_jpeg(read_file(str(self.paths[i])), mode=ImageReadMode.RGB)
-        return TF.resize(image, list(self.size), antialias=True)
-
-
-def end_to_end(
-    paths: Sequence[Path], weights: Weights, preprocess: Preprocess, device: torch.device, p: dict[str, Any]
-) -> dict[str, Any]:
-    """Images/s from JPEG files to fp16 regions in (pinned) host memory."""
-    batch = p["backbone_batch"]
-    batches = [list(paths[i : i + batch]) for i in range(0, len(paths) - batch + 1, batch)]
-    n_images = batch * len(batches)
-    extract = extractor(fast_trunk(weights, device), preprocess, device)
-    regions = (preprocess.size[0] // 16) * (preprocess.size[1] // 16)  # 196 at 224 x 224
-    host = torch.empty((batch, regions, 512), dtype=torch.float16, pin_memory=device.type == "cuda")
-    out: dict[str, Any] = {"files": len(paths), "file_size": list(p["jpeg_size"]), "batch_size": batch}
-
-    def to_host(images: Tensor) -> None:
-        host[: len(images)].copy_(extract(images), non_blocking=True)
-
-    reader = ThreadPoolExecutor(p["read_threads"])
-
-    def device_decode_pass() -> None:
-        # File reads run ahead in threads; decoding, resizing and the trunk queue up on the device.
-        for encoded in reader.map(lambda files: [read_file(str(f)) for f in files], batches):
-            decoded = decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device)
-            to_host(resize_batch(decoded, preprocess.size))
-
-    timing = measure(device_decode_pass, warmup=1, iterations=1, device=device, min_seconds=p["min_seconds"])
-    out["device_decode"] = {
-        "read_threads": p["read_threads"],
-        **timing,
-        "images_per_s": rate(n_images * timing["iterations"], timing["seconds"]),
-    }
-    reader.shutdown()
-
-    workers = p["loader_workers"]
-    loader = DataLoader(
-        _JpegFiles(paths[:n_images], preprocess.size),
-        batch_size=batch,
-        num_workers=workers,
-        pin_memory=device.type == "cuda",
-        persistent_workers=workers > 0,
-    )
-
-    def loader_pass() -> None:
-        for images in loader:
-            to_host(images.to(device, non_blocking=True))
-
-    timing = measure(loader_pass, warmup=1, iterations=1, device=device, min_seconds=p["min_seconds"])
-    out["loader_workers"] = {
-        "num_workers": workers,
-        **timing,
-        "images_per_s": rate(n_images * timing["iterations"], timing["seconds"]),
-    }
-
-    transform, trunk = naive_transform(preprocess), naive_trunk(weights).to(device)
+    paths = sorted(root.glob("*/*.jpg"))
+    transform, trunk = naive_transform(weights.transform), naive_trunk(weights).to(device)
     chunks = itertools.cycle(
         [list(paths[i : i + p["naive_batch"]]) for i in range(0, p["naive_images"], p["naive_batch"])]
     )
@@ -302,7 +260,7 @@ def end_to_end(
         **timing,
         "images_per_s": rate(p["naive_batch"] * timing["iterations"], timing["seconds"]),
     }
-    out["best"] = max(out["device_decode"]["images_per_s"], out["loader_workers"]["images_per_s"])
+    out["best"] = max(out[name]["images_per_s"] for name in PRODUCT_RUNS if name in out)
     out["speedup"] = ratio(out["best"], out["naive"]["images_per_s"])
     return out
 
@@ -478,10 +436,10 @@ def many_heads(device: torch.device, p: dict[str, Any]) -> dict[str, Any]:
 def paper_scale(results: dict[str, Any], paper_images: int, seeds: int) -> dict[str, Any]:
     """The full replication's time from the measured rates (an extrapolation, not a measurement).
 
-    Extraction of every image at the best end-to-end rate; then every variant x seeds at the paper's
-    schedule run to ``max_epochs`` (the upper bound: early stopping ends sooner), each variant's seeds
-    as one stack, with a validation pass over 10% of the images per epoch. Every variant is costed
-    as attention-truth (the largest). Reading the features from disk is not included: see
+    Extraction of every image at the product's best end-to-end rate (``extract_features``); then every
+    variant x seeds at the paper's schedule run to ``max_epochs`` (the upper bound: early stopping ends
+    sooner), each variant's seeds as one stack, with a validation pass over 10% of the images per
+    epoch. Every variant is costed as attention-truth (the largest). Reading the features from disk is not included: see
     ``feature_bytes`` and ``bytes_read_per_epoch``.
     """
     for needed in ("end_to_end", "many_heads"):
@@ -496,7 +454,7 @@ def paper_scale(results: dict[str, Any], paper_images: int, seeds: int) -> dict[
             f"measured: {list(results['many_heads']['stacks'])}"
         )
     variants, n_val = len(VARIANTS), int(paper_images * 0.1)
-    extraction_s = paper_images / results["end_to_end"]["best"]
+    extraction_s = paper_images / results["end_to_end"]["best"]  # the product's rate: extract_features
     train_per_epoch_s = variants * seeds * schedule["iterations_per_epoch"] * batch / stack["best"]
     val_per_epoch_s = variants * n_val / stack["validation"]["val_images_per_s"]
     epochs = schedule["max_epochs"]
@@ -575,7 +533,7 @@ def _rows(results: dict[str, Any], targets: dict[str, Any]) -> list[dict[str, An
         e = results["end_to_end"]
         rows.append(
             {
-                "measurement": "end to end from JPEG files, images/s",
+                "measurement": "end to end from JPEG files (extract_features), images/s",
                 "ours": e["best"],
                 "naive": e["naive"]["images_per_s"],
                 "ratio": e["speedup"],
@@ -614,12 +572,24 @@ def _rows(results: dict[str, Any], targets: dict[str, Any]) -> list[dict[str, An
     return rows
 
 
-def _run_section(results: dict[str, Any], name: str, fn: Callable[[], dict[str, Any]]) -> None:
+def _run_section(results: dict[str, Any], name: str, fn: Callable[[], dict[str, Any]], limit_s: float) -> None:
+    """Run one section for at most ``limit_s`` seconds; a failure or overrun is recorded, not raised."""
+
+    def overrun(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"the {name} section ran past its {limit_s:.0f} s limit")
+
     started = time.perf_counter()
+    previous = signal.signal(signal.SIGALRM, overrun)
     try:
+        if limit_s <= 0:
+            raise TimeoutError(f"not run: the benchmark's {TOTAL_LIMIT_S} s are spent")
+        signal.setitimer(signal.ITIMER_REAL, limit_s)
         results[name] = fn()
     except Exception as exc:  # a one-shot device run keeps the other sections; the error is recorded
         results[name] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-4000:]}
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
     results[name]["section_seconds"] = time.perf_counter() - started
     status = results[name].get("error", "ok")
     print(f"[gpu bench] {name}: {status} ({results[name]['section_seconds']:.1f} s)", file=sys.stderr, flush=True)
@@ -649,8 +619,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = args.seeds if not args.smoke else profile["stack_sizes"][0]
     if str(seeds) not in map(str, profile["stack_sizes"]):
         profile["stack_sizes"] = (*profile["stack_sizes"], seeds)
-    weights = memoized(get_weights(args.weights))
-    preprocess = replace(weights.transform, size=(profile["image_size"], profile["image_size"]))
+    weights = memoized(get_weights(args.weights)).resized(profile["image_size"])
     document: dict[str, Any] = {
         "benchmark": f"gpu ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "gpu script on cpu",
         "profile": name,
@@ -672,11 +641,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="visent-gpu-bench-") as tmp:
         sections: dict[str, Callable[[], dict[str, Any]]] = {
-            "backbone": lambda: backbone(weights, preprocess, device, profile),
+            "backbone": lambda: backbone(weights, device, profile),
             "end_to_end": lambda: end_to_end(
                 write_jpegs(Path(tmp) / "jpeg", profile["jpeg_files"], profile["jpeg_unique"], profile["jpeg_size"]),
                 weights,
-                preprocess,
                 device,
                 profile,
             ),
@@ -684,8 +652,9 @@ def main(argv: list[str] | None = None) -> int:
             "many_heads": lambda: many_heads(device, profile),
             "paper_scale": lambda: paper_scale(results, args.paper_images, seeds),
         }
+        deadline = time.perf_counter() + TOTAL_LIMIT_S
         for section, fn in sections.items():
-            _run_section(results, section, fn)
+            _run_section(results, section, fn, min(SECTION_LIMITS_S[section], deadline - time.perf_counter()))
             save()
     print(md_path.read_text())
     return 1 if any("error" in r for r in results.values()) else 0

@@ -1,14 +1,15 @@
 # Benchmarks, each of ours beside a naive reference. Included from the top-level Makefile, which
 # defines PY and STAMP.
 #   make bench       CPU, about 3 minutes on 2 idle cores (6-10 under load) -> results/bench/cpu.json and cpu.md
-#   make bench-gpu   GPU, about 5 minutes on one H200   -> results/bench/gpu-$(GPU_NAME).json and .md
+#   make bench-gpu   GPU, about 5 minutes on one H200 (7.5 at most) -> results/bench/gpu-$(GPU_NAME).json and .md
 #   make bench-index indexing 10,000 and 100,000 placeholder files, cold and cached, a few minutes
 #                    -> results/bench/indexing.json and .md
 #   make bench-make-run  `make run` in a fresh clone of HEAD (clean tree), timed against 20 minutes,
 #                    its results compared with the committed ones, about 10 minutes
 #                    -> results/bench/make-run.json and .md
-# The GPU script needs only the repository and a CUDA PyTorch with torchvision, so it runs with the
-# machine's own Python (GPU_PY) rather than the project venv.
+# The GPU script needs only the repository, a CUDA PyTorch with torchvision and the product's core
+# packages (numpy, Pillow, pandas, tqdm), so it runs with the machine's own Python (GPU_PY) rather
+# than the project venv.
 
 BENCH_DIR := results/bench
 GPU_PY ?= python3

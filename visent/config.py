@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from visent.backbone import FINETUNE_BLOCKS, WEIGHTS
 from visent.backbone.preprocess import DEFAULT_SIZE
+from visent.backbone.trunk import COMPILE_MIN_IMAGES, COMPILE_MODES
+from visent.data.decode import DECODERS
 from visent.model import VARIANTS
 from visent.precision import AMP_MODES
 
@@ -221,7 +223,13 @@ class SystemConfig:
 
     index_cache: bool = _opt(True, "serve the dataset index from the user cache while its folders are unchanged")
     extract_batch_size: int = _opt(16, "images per backbone batch")
-    num_workers: int = _opt(0, "DataLoader worker processes for image decoding")
+    num_workers: int = _opt(0, "DataLoader worker processes for image decoding (file reading on the GPU path)")
+    decoder: str = _opt(
+        "auto", "image decoding: auto = JPEGs in batches on the GPU under CUDA, PIL on the CPU", DECODERS
+    )
+    compile: str = _opt(
+        "auto", f"torch.compile the backbone: auto = on CUDA, for >= {COMPILE_MIN_IMAGES:,} images", COMPILE_MODES
+    )
     shard_size: int = _opt(1024, "rows per feature-cache shard (the unit of resume and of torchrun work)")
     cache_dir: str = _opt("cache/features", "feature cache folder")
     results_dir: str = _opt("results", "where result JSON files are written")
@@ -231,6 +239,7 @@ class SystemConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.index_cache, bool):
             raise ConfigError(f"index_cache must be true or false, got {self.index_cache!r}")
+        _check_choices(self)
         _positive_int("extract_batch_size", self.extract_batch_size)
         _positive_int("shard_size", self.shard_size)
         _natural(self, "num_workers")

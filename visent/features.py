@@ -28,15 +28,12 @@ from typing import Protocol
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
-from torch.utils.data import Dataset as TorchDataset
 from tqdm import tqdm
 
 from visent import distributed, precision
 from visent.atomic import atomic_write
-from visent.backbone import VGG16Conv53, Weights, get_weights, output_shape, to_regions
-from visent.data.augment import augment_image
-from visent.data.images import ImageError, load_image
+from visent.backbone import Preprocess, Weights, device_trunk, get_weights, output_shape, to_regions, uses_compile
+from visent.data.decode import choose_decoder, image_batches
 from visent.data.table import Dataset
 
 FORMAT_VERSION = 1
@@ -62,31 +59,6 @@ class RegionCache(Protocol):
 
 class CacheError(RuntimeError):
     """A cache folder that cannot be used; the message names the folder and what to do."""
-
-
-class _ImageRows(TorchDataset):
-    """Decodes dataset rows into uint8 tensors; a row that cannot be read becomes (zeros, reason)."""
-
-    def __init__(self, dataset: Dataset, rows: np.ndarray, weights: Weights, augment_seed: int) -> None:
-        self.root = Path(dataset.root)
-        self.paths = dataset.samples["path"].to_numpy()
-        self.augment = dataset.samples["augment"].to_numpy() if "augment" in dataset.samples else None
-        self.rows = rows
-        self.transform = weights.transform
-        self.augment_seed = augment_seed
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, i: int) -> tuple[int, torch.Tensor, str]:
-        row = int(self.rows[i])
-        try:
-            img = load_image(self.root / self.paths[row])
-            if self.augment is not None and self.augment[row] > 0:
-                img = augment_image(img, int(self.augment[row]), self.augment_seed)
-            return row, self.transform.to_uint8(img), ""
-        except ImageError as err:
-            return row, torch.zeros(3, *self.transform.size, dtype=torch.uint8), err.reason
 
 
 @dataclass
@@ -276,6 +248,18 @@ def _valid_shard(folder: Path, name: str, owner: dict, shape: tuple[int, int]) -
     return True, ""
 
 
+def backbone_regions(
+    trunk: torch.nn.Module, transform: Preprocess, images: torch.Tensor, amp: str, device: torch.device
+) -> torch.Tensor:
+    """uint8 images ``(B, 3, H, W)`` on ``device`` -> fp16 regions ``(B, N, C)`` there, as the cache stores them."""
+    x = transform.normalize(images)
+    if device.type == "cuda":
+        x = x.contiguous(memory_format=torch.channels_last)
+    with precision.autocast(amp, device):
+        fmap = trunk(x)  # (B, C, H/16, W/16)
+    return to_regions(fmap.float()).to(torch.float16)
+
+
 def extract_features(
     dataset: Dataset,
     weights: Weights | str = "oxford-imagenet",
@@ -289,8 +273,13 @@ def extract_features(
     progress: bool = True,
     augment_seed: int = 0,
     layer: str = "conv5_3",
+    decoder: str = "auto",
+    compile: str = "auto",
 ) -> FeatureCache:
     """Run the backbone up to ``layer`` over every dataset row into the cache; resume from finished shards.
+
+    ``decoder`` (:func:`visent.data.decode.choose_decoder`) decodes JPEGs on the device under CUDA;
+    ``compile`` (:func:`visent.backbone.uses_compile`) compiles the trunk for long CUDA extractions.
 
     Under torchrun each rank computes the shards ``k`` with ``k % world_size == rank``; rank 0
     writes the manifest once all ranks are done, and every rank returns the finished cache.
@@ -299,6 +288,7 @@ def extract_features(
     weights = get_weights(weights) if isinstance(weights, str) else weights
     dev = torch.device(device)
     dtype = precision.name(amp, dev)
+    decoder = choose_decoder(decoder, dev)
     ident = {"dataset_fingerprint": features_fingerprint(dataset), "weights": weights.id}
     # conv5_3 fp32 caches keep the identity they had before layer and precision were recorded
     if layer != "conv5_3":
@@ -326,15 +316,18 @@ def extract_features(
 
     if todo:
         precision.check(amp, dev)
-        trunk = VGG16Conv53(weights, until=layer).to(dev)
-        if dev.type == "cuda":
-            trunk = trunk.to(memory_format=torch.channels_last)
         rows = np.concatenate([np.arange(a, b) for a, b in todo])
-        loader = DataLoader(
-            _ImageRows(dataset, rows, weights, augment_seed),
+        compiled = uses_compile(compile, dev, len(rows))
+        trunk = device_trunk(weights, dev, compiled, until=layer)
+        batches = image_batches(
+            dataset,
+            rows,
+            weights.transform,
+            dev,
+            decoder,
             batch_size=batch_size,
             num_workers=num_workers,
-            pin_memory=dev.type == "cuda",
+            augment_seed=augment_seed,
         )
         bar = tqdm(
             total=len(rows), desc=f"extract {layer} ({weights.id})", unit="img", disable=not progress or not ctx.is_main
@@ -348,14 +341,9 @@ def extract_features(
             }
         t0 = time.perf_counter()
         with torch.inference_mode():
-            for batch_rows, images, reasons in loader:
-                x = weights.transform.normalize(images.to(dev, non_blocking=True))
-                if dev.type == "cuda":
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with precision.autocast(amp, dev):
-                    fmap = trunk(x)  # (B, C, H/16, W/16)
-                feats = to_regions(fmap.float()).to(torch.float16).cpu().numpy()  # (B, N, C)
-                for row, f, reason in zip(batch_rows.tolist(), feats, reasons):
+            for batch_rows, images, reasons in batches:
+                feats = backbone_regions(trunk, weights.transform, images, amp, dev).cpu().numpy()  # (B, N, C)
+                for row, f, reason in zip(batch_rows, feats, reasons):
                     key = next(k for k in pending if k[0] <= row < k[1])
                     entry = pending[key]
                     if reason:
@@ -370,6 +358,7 @@ def extract_features(
         bar.close()
         dataset.meta.setdefault("timing", {})["extract_s"] = time.perf_counter() - t0
         dataset.meta["timing"]["extract_images"] = len(rows)
+        dataset.meta["timing"] |= {"extract_decoder": decoder, "extract_compiled": compiled}  # how this extraction ran
 
     distributed.barrier()
     if ctx.is_main:
@@ -385,6 +374,7 @@ def extract_features(
                 "image_size": list(weights.transform.size),
                 "precision": dtype,
                 "layer": layer,
+                "decoder": decoder,
             },
         )
     distributed.barrier()

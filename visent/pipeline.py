@@ -132,6 +132,8 @@ def extract(
         progress=progress,
         augment_seed=augment_seed,
         layer=FINETUNE_BLOCKS[config.finetune],
+        decoder=config.decoder,
+        compile=config.compile,
     )
 
 

@@ -15,18 +15,22 @@ from visent.backbone.errors import (
 )
 from visent.backbone.preprocess import PREPROCESS_KEY, Preprocess
 from visent.backbone.trunk import (
+    COMPILE_MODES,
     FINETUNE_BLOCKS,
     LAYER_ENDS,
     VGG16Conv53,
+    device_trunk,
     finetune_block,
     output_shape,
     read_state_file,
     save_weights_file,
     to_regions,
+    uses_compile,
 )
 from visent.backbone.weights import DEFAULT_WEIGHTS, WEIGHTS, Weights, get_weights, register_weights, weights_cache_dir
 
 __all__ = [
+    "COMPILE_MODES",
     "DEFAULT_WEIGHTS",
     "FINETUNE_BLOCKS",
     "LAYER_ENDS",
@@ -44,6 +48,7 @@ __all__ = [
     "WeightsCacheWarning",
     "WeightsFileError",
     "WeightsUnavailableError",
+    "device_trunk",
     "finetune_block",
     "get_weights",
     "output_shape",
@@ -52,5 +57,6 @@ __all__ = [
     "register_weights",
     "save_weights_file",
     "to_regions",
+    "uses_compile",
     "weights_cache_dir",
 ]

@@ -29,6 +29,11 @@ TRUNK_LAYERS = 30  # vgg16().features[:30]: 13 convs and their ReLUs, 4 max-pool
 LAYER_ENDS = {"pool4": 24, "conv5_3": TRUNK_LAYERS}
 #: ``--finetune`` choices: the block that training updates -> the layer whose output the cache holds.
 FINETUNE_BLOCKS = {"none": "conv5_3", "conv5": "pool4"}
+#: ``compile`` choices of :func:`device_trunk`; ``auto`` compiles on CUDA only, for long extractions.
+COMPILE_MODES = ("auto", "on", "off")
+#: Fewest images for which ``compile="auto"`` compiles: compiling costs tens of seconds once, which a
+#: shorter extraction does not win back (benchmarks/gpu.py records the first call and both rates).
+COMPILE_MIN_IMAGES = 20_000
 
 
 def trunk_skeleton() -> nn.Sequential:
@@ -162,3 +167,34 @@ class VGG16Conv53(nn.Module):
                 f" got {images.dtype} {tuple(images.shape)}"
             )
         return self.features(images)
+
+
+def uses_compile(mode: str, device: torch.device, images: int) -> bool:
+    """Whether ``mode`` means ``torch.compile`` for ``images`` images on ``device``."""
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"compile={mode!r} is not one of {COMPILE_MODES}")
+    return mode == "on" or (mode == "auto" and device.type == "cuda" and images >= COMPILE_MIN_IMAGES)
+
+
+class _OneShapeCompiled(nn.Module):
+    """The trunk compiled for the first batch size it sees; other sizes (the last, partial batch) run
+    eager, since each new shape would compile again."""
+
+    def __init__(self, trunk: nn.Module) -> None:
+        super().__init__()
+        self.eager = trunk
+        self.compiled = torch.compile(trunk, dynamic=False)
+        self.batch: int | None = None
+
+    def forward(self, images: Tensor) -> Tensor:
+        self.batch = self.batch or len(images)
+        return self.compiled(images) if len(images) == self.batch else self.eager(images)
+
+
+def device_trunk(weights: Weights, device: torch.device, compile: bool = False, until: str = "conv5_3") -> nn.Module:
+    """The frozen trunk up to ``until`` on ``device``: channels_last on CUDA (where cuDNN's bf16
+    kernels want it), compiled if asked."""
+    trunk: nn.Module = VGG16Conv53(weights, until=until).to(device)
+    if device.type == "cuda":
+        trunk = trunk.to(memory_format=torch.channels_last)
+    return _OneShapeCompiled(trunk) if compile else trunk
