@@ -180,6 +180,16 @@ def test_gpu_smoke_paper_scale_is_the_sum_of_its_extrapolated_parts(gpu_smoke):
     assert goal["measured"] == scale["total_seconds"] and goal["met"] == (scale["total_seconds"] < 300)
 
 
+def test_gpu_smoke_times_visent_runs_stacked_path_and_extrapolates_from_it(gpu_smoke):
+    gpu, _ = gpu_smoke
+    run, scale = gpu["stacked_run"], gpu["paper_scale"]
+    images = run["seeds"] * run["iterations"] * 32
+    assert run["stacked"]["images_per_s"] == pytest.approx(images / run["stacked"]["seconds"])
+    assert run["speedup"] == pytest.approx(run["sequential"]["seconds"] / run["stacked"]["seconds"])
+    per_epoch = len(scale["variants"]) * scale["seeds"] * 1000 * 32 / run["stacked"]["images_per_s"]
+    assert scale["train_seconds_per_epoch"] == pytest.approx(per_epoch)
+
+
 def test_measure_runs_at_least_the_iterations_and_the_minimum_time():
     calls = []
     timing = measure(lambda: calls.append(1), warmup=2, iterations=3)
