@@ -567,9 +567,13 @@ def twitter_readme_snippet(results: list[dict[str, Any]]) -> str:
         return _not_measured("no Twitter I results in results/twitter; `make twitter TWITTER=path` writes them")
     envs = [r["env"] for r in runs]
     table = markdown_table(cv_report.accuracy_table(cv_report.fold_frame(runs)))
+    tuned = any(r["config"].get("finetune", "none") != "none" for r in runs)
+    backbone = "VGG-16 conv5_3 (oxford-imagenet), frozen" + (
+        ", or block 5 fine-tuned in the `-ft-` rows" if tuned else ""
+    )
     return (
         f"{table}\n\nTest accuracy, mean ± sd over the 5 published folds of Campos et al. (2017), each fold the mean "
-        f"over its seeds; frozen VGG-16 conv5_3 (oxford-imagenet), `{runs[0]['config']['preset']}` preset with "
+        f"over its seeds; {backbone}, `{runs[0]['config']['preset']}` preset with "
         f"{runs[0]['config']['iterations_per_epoch']} iterations per epoch; {len(runs)} runs on device "
         f"{runs[0]['env']['device']}, {_dates(e.get('date') for e in envs)}, {_commits(envs)}."
     )
