@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from tests.conftest import fast_run_flags
+from tests.test_train import ArrayCache
 from visent.backbone import finetune_block, get_weights, output_shape
 from visent.cli import main
 from visent.config import ConfigError, RunConfig
@@ -20,18 +21,6 @@ from visent.training.train import Checkpoint, TrainData, fit, load_checkpoint, p
 
 CPU = torch.device("cpu")
 SIDE = 64  # a 4 x 4 grid: block 5 stays cheap on two cores
-
-
-class ArrayCache:
-    def __init__(self, feats: np.ndarray) -> None:
-        self.feats = feats
-
-    @property
-    def shape(self):
-        return self.feats.shape[1:]
-
-    def regions(self, rows):
-        return torch.from_numpy(self.feats[np.asarray(rows)])
 
 
 def pool4_data(n=40, seed=0):
