@@ -14,7 +14,8 @@ block 5 trainable, so the backward pass is the same and only the frozen forward 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from visent.backbone import FINETUNE_BLOCKS, LAYER_ENDS, VGG16Conv53, Weights, f
 from visent.config import PRESETS, RunConfig
 from visent.model import build_model
 from visent.model.finetune import FineTuned
-from visent.training.train import TrainData, fit, param_groups
+from visent.training.train import TrainData, TrainOutcome, fit, param_groups
 
 VARIANT = "attention-truth"
 FINETUNE_VARIANT = "gap"
@@ -55,6 +56,23 @@ def _config(batch_size: int, iterations: int, amp: str = "off", **more: Any) -> 
     return RunConfig.from_dict(values | more)
 
 
+def _fit_timing(outcome: TrainOutcome, batch_size: int, iterations: int) -> dict[str, Any]:
+    """A timed ``fit``'s rate: its own training seconds (validation excluded) over its iterations."""
+    return {
+        "batch_size": batch_size,
+        "iterations": iterations,
+        "seconds": outcome.seconds,
+        "seconds_per_iteration": outcome.seconds / iterations,
+        "images_per_s": outcome.images_per_s,
+    }
+
+
+def _cycling(paths: Sequence[Path], batch_size: int) -> Iterator[list[Path]]:
+    """Batches of ``batch_size`` files, cycling through ``paths``: the naive loops' data."""
+    for start in itertools.count(0, batch_size):
+        yield [paths[(start + i) % len(paths)] for i in range(batch_size)]
+
+
 def training_ours(
     data: TrainData, batch_size: int, iterations: int, warmup_iterations: int, amp: str = "off"
 ) -> dict[str, Any]:
@@ -68,14 +86,7 @@ def training_ours(
             VARIANT, region_dim=data.cache.shape[1], word_dim=data.queries.shape[1], hidden_dim=config.hidden_dim
         )
         outcome = fit(model, data, config.training, device, progress=False)
-    return {
-        "batch_size": batch_size,
-        "amp": amp,
-        "iterations": iterations,
-        "seconds": outcome.seconds,
-        "seconds_per_iteration": outcome.seconds / iterations,
-        "images_per_s": outcome.images_per_s,
-    }
+    return _fit_timing(outcome, batch_size, iterations) | {"amp": amp}
 
 
 def training_naive(
@@ -88,13 +99,10 @@ def training_naive(
     head = build_model(VARIANT, region_dim=CHANNELS, word_dim=WORD_DIM, hidden_dim=_config(batch_size, 1).hidden_dim)
     optimizer = torch.optim.SGD(head.parameters(), lr=_config(batch_size, 1).lr)
     rng = np.random.default_rng(0)
-    state = {"next": 0}
+    batches = _cycling(paths, batch_size)
 
     def step() -> None:
-        start = state["next"]
-        batch = [paths[(start + i) % len(paths)] for i in range(batch_size)]
-        state["next"] = start + batch_size
-        V = naive_regions(batch, trunk, transform)  # (B, 196, 512) fp32, recomputed every iteration
+        V = naive_regions(next(batches), trunk, transform)  # (B, 196, 512) fp32, recomputed every iteration
         a = torch.from_numpy(rng.standard_normal((batch_size, WORD_DIM)).astype(np.float32))
         y = torch.from_numpy(rng.integers(0, 2, batch_size))
         loss = F.cross_entropy(head(V, a), y)
@@ -148,13 +156,7 @@ def finetune_ours(data: TrainData, weights: Weights, batch_size: int, iterations
         head = build_model(FINETUNE_VARIANT, region_dim=data.cache.shape[1], hidden_dim=config.hidden_dim)
         model = FineTuned(finetune_block(weights, config.finetune), head)
         outcome = fit(model, data, config.training, torch.device("cpu"), progress=False)
-    return {
-        "batch_size": batch_size,
-        "iterations": iterations,
-        "seconds": outcome.seconds,
-        "seconds_per_iteration": outcome.seconds / iterations,
-        "images_per_s": outcome.images_per_s,
-    }
+    return _fit_timing(outcome, batch_size, iterations)
 
 
 def finetune_naive(
@@ -171,13 +173,10 @@ def finetune_naive(
     model = nn.ModuleDict({"block": block, "head": head})
     optimizer = torch.optim.SGD(param_groups(model, config.training), lr=config.lr, momentum=config.momentum)
     rng = np.random.default_rng(0)
-    state = {"next": 0}
+    batches = _cycling(paths, batch_size)
 
     def step() -> None:
-        start = state["next"]
-        batch = [paths[(start + i) % len(paths)] for i in range(batch_size)]
-        state["next"] = start + batch_size
-        V = naive_regions(batch, trunk, transform)  # (B, 196, 512): all 13 convs from pixels, every step
+        V = naive_regions(next(batches), trunk, transform)  # (B, 196, 512): all 13 convs from pixels, every step
         y = torch.from_numpy(rng.integers(0, 2, batch_size))
         loss = F.cross_entropy(head(V), y)
         optimizer.zero_grad()
