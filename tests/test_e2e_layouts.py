@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 FAST = [
     "--weights",
     "random",
@@ -149,3 +151,22 @@ def test_a_448_pixel_run_attends_over_784_regions_end_to_end(tmp_path):
     assert {len(example["o"]) for example in result["examples"]} == {784}
     assert 0 < result["metrics"]["region_share"] < 1
     assert 0 <= result["metrics"]["attention_in_region"] <= 1
+
+
+def test_a_result_file_keeps_every_test_image_with_its_probability(tmp_path):
+    """The per-image test predictions (for paired tests over images) agree with the file's accuracy."""
+    data = tmp_path / "synthetic"
+    done = subprocess.run(
+        [sys.executable, "-m", "visent", "synth", str(data), "--n-images", "24", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    result = train(tmp_path, "--dataset", "synthetic", "--data-root", str(data), "--variant", "gap")
+
+    predictions = result["predictions"]
+    assert len(predictions["path"]) == result["dataset"]["n_test"] == len(set(predictions["path"]))
+    correct = [(p > 0.5) == bool(y) for p, y in zip(predictions["p_positive"], predictions["label"])]
+    assert sum(correct) / len(correct) == pytest.approx(result["metrics"]["test_accuracy"])

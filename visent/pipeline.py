@@ -32,7 +32,7 @@ from visent.model.embeddings import WordVectors, load_glove
 from visent.model.finetune import FineTuned
 from visent.model.queries import attribute_queries, predicted_queries
 from visent.reporting.evaluate import classification_metrics, localisation_metrics
-from visent.reporting.record import attention_examples, build_result
+from visent.reporting.record import attention_examples, build_result, per_image_predictions
 from visent.reporting.results import write_result
 from visent.training.multi import stacking_pays, train_many
 from visent.training.probe import fit_probe
@@ -291,6 +291,7 @@ def record(
     result = build_result(config, prepared, outcome, test.metrics, val, str(device), total_s)
     result["training"]["stacked"] = stacked
     result["env"]["world_size"] = distributed.current().world_size
+    result["predictions"] = per_image_predictions(prepared, test)
     if test.o is not None:
         result["examples"] = attention_examples(prepared, test)
     if write and distributed.current().is_main:

@@ -43,6 +43,17 @@ def attention_examples(prepared: Prepared, test: Evaluation) -> list[dict[str, A
     ]
 
 
+def per_image_predictions(prepared: Prepared, test: Evaluation) -> dict[str, list]:
+    """Every test image's path, label and p(positive), in test-row order: what paired tests over
+    images (McNemar, a paired bootstrap) and per-image reports read."""
+    rows = prepared.data.rows["test"]
+    return {
+        "path": prepared.dataset.samples["path"].iloc[rows].tolist(),
+        "label": [int(y) for y in prepared.data.labels[rows]],
+        "p_positive": [round(float(p), 5) for p in test.probs[:, 1]],
+    }
+
+
 def build_result(
     config: RunConfig, prepared: Prepared, outcome: TrainOutcome, test: dict, val: dict, device: str, total_s: float
 ) -> dict[str, Any]:
