@@ -3,7 +3,16 @@
 import pytest
 import torch
 
-from visent.model import QUERIES, VARIANTS, AdjectiveOnly, AttributeAttention, build_model
+from visent.model import (
+    QUERIES,
+    VARIANTS,
+    AdjectiveOnly,
+    AttributeAttention,
+    LinearProbe,
+    build_model,
+    default_variants,
+    missing_inputs,
+)
 
 
 def test_attribute_attention_public_api_shapes():
@@ -66,7 +75,7 @@ def test_adjective_only_is_logistic_regression_on_the_word_vector():
 
 
 def test_every_variant_is_described_and_unknown_names_list_the_choices():
-    assert set(VARIANTS) == {
+    assert list(VARIANTS) == [
         "gap",
         "attention-truth",
         "attention-shuffled",
@@ -74,9 +83,45 @@ def test_every_variant_is_described_and_unknown_names_list_the_choices():
         "attention-learned",
         "adjective-only",
         "linear-probe",
-    }
+        "attention-text",
+        "attention-text-shuffled",
+        "attention-vso-adjective",
+        "text-only",
+        "vso-adjective-only",
+    ]
+    assert all(v.purpose and v.attends for v in VARIANTS.values())
     with pytest.raises(ValueError, match="choose one of"):
         build_model("attention-magic", region_dim=16, hidden_dim=8)
+
+
+def test_the_words_alone_variants_read_the_query_and_never_the_image():
+    model = build_model("text-only", region_dim=16, word_dim=4, hidden_dim=8)
+    assert isinstance(model, LinearProbe) and model.reads == "query"
+    a = torch.randn(3, 4)
+    assert torch.equal(model(None, a), model(torch.rand(3, 196, 16), a))
+
+
+def test_default_variants_are_those_whose_inputs_the_dataset_has():
+    assert default_variants({"attribute"}) == [
+        "gap",
+        "attention-truth",
+        "attention-shuffled",
+        "attention-predicted",
+        "attention-learned",
+        "adjective-only",
+    ]
+    assert default_variants({"text"}, ["ontology"]) == [
+        "gap",
+        "attention-predicted",
+        "attention-learned",
+        "attention-text",
+        "attention-text-shuffled",
+        "attention-vso-adjective",
+        "text-only",
+        "vso-adjective-only",
+    ]
+    assert missing_inputs("attention-vso-adjective", {"text"}, []) == ["ontology"]
+    assert missing_inputs("attention-text", {"attribute"}, ["ontology"]) == ["text"]
 
 
 @pytest.mark.parametrize("query", QUERIES)

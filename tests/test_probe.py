@@ -51,7 +51,7 @@ def test_the_probe_separates_a_linearly_separable_toy_problem():
 
 def test_the_probe_standardises_with_the_training_rows_statistics():
     data = _toy()
-    model = LinearProbe(region_dim=6)
+    model = LinearProbe(6)
     fit_probe(model, data)
     pooled = data.cache.regions(data.rows["train"]).double().mean(1)
     assert torch.allclose(model.mean, pooled.mean(0).float(), atol=1e-5)

@@ -33,7 +33,7 @@ def scratch_registries(monkeypatch):
 
 
 def test_the_shipped_layouts_and_weights_register_themselves():
-    assert LAYOUTS.names() == ("folders", "manifest", "synthetic", "twitter", "vso")
+    assert LAYOUTS.names() == ("folders", "manifest", "synthetic", "twitter", "twitter2", "vso")
     assert WEIGHTS.names() == ("file", "oxford-imagenet", "random", "torchvision-imagenet")
     assert LAYOUTS["twitter"].config_options == {"subset": "twitter_subset"}
     assert [entry.usage for _, entry in WEIGHTS.items()][0] == "file:PATH"

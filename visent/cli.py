@@ -14,20 +14,19 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from visent.config import ConfigError, RunConfig, add_config_arguments, add_dataclass_arguments, config_from_args
+from visent.config import (
+    ConfigError,
+    RunConfig,
+    add_config_arguments,
+    add_dataclass_arguments,
+    config_from_args,
+    config_keys,
+    default_of,
+)
 from visent.data.layouts import TWITTER_SUBSETS
 from visent.data.splits import SCHEMES
 from visent.data.table import SPLIT_NAMES
-from visent.model import VARIANTS
-
-DEFAULT_RUN_VARIANTS = (
-    "gap",
-    "attention-learned",
-    "attention-truth",
-    "attention-shuffled",
-    "attention-predicted",
-    "adjective-only",
-)
+from visent.model import VARIANTS, default_variants
 
 
 def _config(args: argparse.Namespace) -> RunConfig:
@@ -108,7 +107,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         base.replace(variant=variant, seed=seed, split=split, run_id=None)
         for split in (args.splits or [base.split])
         for seed in (args.seeds or [base.seed])
-        for variant in (args.variants or DEFAULT_RUN_VARIANTS)
+        for variant in (args.variants or _default_variants(base))
     ]  # every config validated before the first run starts
     results = run_many(grid, args.force, progress=not args.quiet, log=_log, sequential=_sequential(args))
     for result in results:
@@ -128,6 +127,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     ]
     print(markdown_table(frame[cols]))
     return 0
+
+
+def _default_variants(config: RunConfig) -> list[str]:
+    """``visent run``'s variants without ``--variants``: every default variant the dataset has the inputs for."""
+    from visent.data.layouts import LAYOUTS
+
+    given = [key for key, value in config.to_dict().items() if value is not None]
+    return default_variants(LAYOUTS[config.dataset].provides, given)
 
 
 def _sequential(args: argparse.Namespace) -> bool | None:
@@ -150,17 +157,24 @@ def _cmd_table1(args: argparse.Namespace) -> int:
 def _first_variant(args: argparse.Namespace) -> RunConfig:
     """The command's config; with ``--variants`` the first one stands for ``--variant``, so a base
     config is valid for the data whatever the default variant (Twitter has no true adjective)."""
-    if args.variants and "variant" not in vars(args):
-        args.variant = args.variants[0]
+    if "variant" not in vars(args):
+        if args.variants:
+            args.variant = args.variants[0]
+        elif args.command == "run":
+            from visent.data.layouts import LAYOUTS
+
+            layout = LAYOUTS[vars(args).get("dataset", default_of("dataset"))]
+            defaults = default_variants(layout.provides, [key for key in vars(args) if key in config_keys()])
+            args.variant = defaults[0]
     return _config(args)
 
 
 def _cmd_cv(args: argparse.Namespace) -> int:
-    from visent.cv import run_cv
+    from visent.cv import fold_count, run_cv
 
     base = _first_variant(args)
     if not (base.folds or base.cv_folds):
-        base = base.replace(cv_folds=5, run_id=None)
+        base = base.replace(cv_folds=fold_count(base), run_id=None)
     plans = [  # one cross-validation per subset and variant, its seeds pooled; all validated first
         base.replace(variant=variant, twitter_subset=subset, run_id=None)
         for subset in (args.subsets or [base.twitter_subset])
@@ -273,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_config_arguments(p)
         p.add_argument("--quiet", action="store_true", help="no progress bars")
         if name in ("run", "cv"):
-            default = " ".join(DEFAULT_RUN_VARIANTS) if name == "run" else "--variant"
+            default = "every variant the dataset has the inputs for" if name == "run" else "--variant"
             p.add_argument(
                 "--variants", nargs="+", choices=tuple(VARIANTS), help=f"several variants (default: {default})"
             )

@@ -24,7 +24,8 @@ from visent.backbone import FINETUNE_BLOCKS, WEIGHTS
 from visent.backbone.preprocess import DEFAULT_SIZE
 from visent.backbone.trunk import COMPILE_MIN_IMAGES, COMPILE_MODES
 from visent.data.decode import DECODERS
-from visent.model import VARIANTS
+from visent.model import VARIANTS, missing_inputs
+from visent.model.text import TEXT_WEIGHTINGS
 from visent.precision import AMP_MODES
 
 if TYPE_CHECKING:
@@ -102,7 +103,9 @@ class DataConfig:
 
     dataset: str = _opt("synthetic", "dataset layout (see `visent layouts`)", lambda: _layouts().names())
     data_root: str = _opt("data/synthetic", "dataset folder")
-    ontology: str | None = _opt(None, "VSO 3244ANPs.txt or MVSO csv (vso layout)")
+    ontology: str | None = _opt(
+        None, "VSO 3244ANPs.txt or MVSO csv: the vso layout's labels, the adjectives twitter2 finds in its texts"
+    )
     regions: str | None = _opt(None, "regions CSV with emotional-region boxes (optional)")
     twitter_subset: str = _opt("five", "Twitter agreement subset", _twitter_subsets)
     split: str = _opt("random", "80/10/10 by ANP, or adjectives held out of training", _split_schemes)
@@ -148,6 +151,9 @@ class ModelConfig:
         "top1", "attention-predicted: top-1 adjective or probability-weighted mean", ("top1", "soft")
     )
     detector: str | None = _opt(None, "attention-predicted on data without adjectives: a saved detector .pt")
+    text_weighting: str = _opt(
+        "idf", "text queries: word vectors weighted by idf over the training texts, or a plain mean", TEXT_WEIGHTINGS
+    )
     hidden_dim: int = _opt(512, "size of the joint space of eqs. (1)-(2)")
     finetune: str = _opt(
         "none",
@@ -271,12 +277,7 @@ class RunConfig:
         for name, cls in SECTIONS.items():
             own = {f.name for f in fields(cls)}
             object.__setattr__(self, name, cls(**{k: v for k, v in values.items() if k in own}))
-        layout = _layouts()[self.data.dataset]
-        if not layout.has_attributes and VARIANTS[self.model.variant].attribute_source in ("truth", "shuffled"):
-            raise ConfigError(
-                f"variant {self.model.variant!r} needs each image's ground-truth adjective, which the "
-                f"{layout.name} layout does not have; use gap, attention-learned or attention-predicted"
-            )
+        self._check_inputs()
         if self.system.run_id is None:
             run_id = f"{self.run_prefix()}-{self.run_label()}-s{self.training.seed}"
             object.__setattr__(self, "system", replace(self.system, run_id=run_id))
@@ -285,6 +286,28 @@ class RunConfig:
                 f"run_id={self.system.run_id!r} is not a plain file name; use letters, digits, '.', '_' and '-' "
                 "(no '/' and no leading '.'), so results and checkpoints stay in their folders"
             )
+
+    def _check_inputs(self) -> None:
+        """Refuse a variant whose query needs what the dataset does not give (an adjective per image,
+        a text per image, or a config key such as ``--ontology``), naming the variants that can run."""
+        layout = _layouts()[self.data.dataset]
+        given = [key for key in _SECTION_OF if getattr(self, key) is not None]
+        lacking = missing_inputs(self.model.variant, layout.provides, given)
+        if not lacking:
+            return
+        runnable = [name for name in VARIANTS if not missing_inputs(name, layout.provides, given)]
+        what = {
+            "attribute": "each image's ground-truth adjective",
+            "text": "a text for each image",
+        }
+        helps = {f.name: f.metadata.get("help") for f in config_fields()}
+        needs = [what.get(item) or f"--{item.replace('_', '-')} ({helps.get(item)})" for item in lacking]
+        has = [key for key in lacking if key in what]
+        raise ConfigError(
+            f"variant {self.model.variant!r} needs {' and '.join(needs)}"
+            + (f", which the {layout.name} layout does not have" if has else "")
+            + f"; on this dataset use {', '.join(runnable)}"
+        )
 
     def __getattr__(self, name: str) -> Any:
         section = _SECTION_OF.get(name)
@@ -344,13 +367,19 @@ class RunConfig:
         if key is not None:
             name += f"-{getattr(data, key)}"
         fold = f"f{data.cv_fold}" if fold is None else fold
-        if data.folds:
+        if self.published_folds():
             return f"{name}-pub-{fold}"
         return f"{name}-cv{data.cv_folds}-{fold}" if data.cv_folds else f"{name}-{data.split}"
 
+    def published_folds(self) -> bool:
+        """Whether the run's folds are published ones: ``--folds`` files, or a layout's own partitions
+        (Twitter II) under cross-validation."""
+        fold_column = _layouts()[self.data.dataset].fold_column
+        return bool(self.data.folds) or bool(self.data.cv_folds and fold_column)
+
     def run_label(self) -> str:
         """The run id's model part (:func:`run_label`)."""
-        return run_label(self.model.variant, self.model.finetune)
+        return run_label(self.model.variant, self.model.finetune, self.to_dict())
 
     def fingerprint(self) -> str:
         """sha256 (16 hex digits) of the outcome sections (``outcome_fields``)."""
@@ -381,9 +410,17 @@ class RunConfig:
         return {k: v for name in SECTIONS for k, v in asdict(getattr(self, name)).items()}
 
 
-def run_label(variant: str, finetune: str = "none") -> str:
-    """A model's name in run ids and tables: the variant, and the fine-tuned block if any (``gap-ft-conv5``)."""
-    return variant if finetune == "none" else f"{variant}-ft-{finetune}"
+def run_label(variant: str, finetune: str = "none", values: dict[str, Any] | None = None) -> str:
+    """A model's name in run ids and tables: the variant, each setting of its query source that is not
+    the default (``text-only-mean``), and the fine-tuned block if any (``gap-ft-conv5``)."""
+    from visent.model.queries import QUERY_SOURCES
+
+    source = VARIANTS[variant].attribute_source
+    settings = QUERY_SOURCES[source].settings if source else ()
+    label = "-".join(
+        [variant, *(str(values[k]) for k in settings if values and values.get(k, default_of(k)) != default_of(k))]
+    )
+    return label if finetune == "none" else f"{label}-ft-{finetune}"
 
 
 def _reject_unknown(values: dict[str, Any]) -> None:

@@ -29,12 +29,51 @@ def published_folds(config: RunConfig) -> PublishedFolds:
     return read_folds(folds_folder(config.folds, subset))
 
 
+def layout_partitions(config: RunConfig, dataset: Dataset) -> np.ndarray:
+    """``"train"``/``"test"`` per row from the layout's own published partitions (its ``fold_column``,
+    numbered 1..K): partition ``cv_fold + 1`` is the test set."""
+    column = LAYOUTS[config.dataset].fold_column
+    partition = dataset.samples[column].to_numpy()
+    k = len(np.unique(partition))
+    if config.cv_folds != k:
+        raise ValueError(
+            f"{dataset.root} holds {k} published partitions, and cross-validation on the {config.dataset} layout "
+            f"uses them: drop --cv-folds {config.cv_folds} (or give --cv-folds {k})"
+        )
+    dataset.meta["folds"] = {
+        "path": str(dataset.root),
+        "k": k,
+        "fold": config.cv_fold,
+        "scheme": f"published partitions ({column} 1..{k})",
+    }
+    return np.where(partition == config.cv_fold + 1, "test", "train").astype(object)
+
+
+#: Folds of visent's own stratified cross-validation when none are given (the Twitter protocol).
+DEFAULT_FOLDS = 5
+
+
+def fold_count(config: RunConfig) -> int:
+    """How many folds ``config``'s cross-validation has: the published folds' or the layout's partitions',
+    else ``cv_folds`` (``DEFAULT_FOLDS`` when that is 0)."""
+    if config.folds:
+        return len(published_folds(config))
+    if LAYOUTS[config.dataset].fold_column:
+        from visent.pipeline import index_dataset  # the partitions are read from the dataset itself
+
+        return int(index_dataset(config).samples[LAYOUTS[config.dataset].fold_column].nunique())
+    return config.cv_folds or DEFAULT_FOLDS
+
+
 def fold_split(config: RunConfig, dataset: Dataset) -> np.ndarray:
     """Fold ``config.cv_fold`` as test, the rest of the fold's images as train, and a stratified
-    ``VAL_FRACTION`` of those as val: published folds when ``config.folds`` is set, else visent's
-    stratified k-fold. The fold's provenance goes to ``dataset.meta["folds"]``."""
+    ``VAL_FRACTION`` of those as val: published folds when ``config.folds`` is set, the layout's own
+    partitions where it has them (Twitter II), else visent's stratified k-fold. The fold's provenance
+    goes to ``dataset.meta["folds"]``."""
     labels = dataset.samples["label"].to_numpy()
-    if config.folds:
+    if not config.folds and LAYOUTS[config.dataset].fold_column:
+        split = layout_partitions(config, dataset)
+    elif config.folds:
         folds = published_folds(config)
         if config.cv_folds and config.cv_folds != len(folds):
             raise ValueError(f"--cv-folds {config.cv_folds} but {folds.root} holds {len(folds)} folds; drop --cv-folds")
@@ -65,7 +104,7 @@ def run_cv(
     (a fold's seeds in one stack where that pays); returns them and their :func:`cv_summary`, also written."""
     from visent import pipeline  # the pipeline splits by fold with this module
 
-    k = len(published_folds(config)) if config.folds else config.cv_folds
+    k = fold_count(config)
     if k < 2:
         raise ValueError("cross-validation needs --folds PATH or --cv-folds K (K >= 2)")
     configs = [

@@ -30,7 +30,7 @@ from visent.features import ConcatCache, FeatureCache, RegionCache, RowView, ext
 from visent.model import VARIANTS, LinearProbe, build_model
 from visent.model.embeddings import WordVectors, load_glove
 from visent.model.finetune import FineTuned
-from visent.model.queries import attribute_queries, predicted_queries
+from visent.model.queries import QUERY_SOURCES, QueryInputs
 from visent.reporting.evaluate import classification_metrics, localisation_metrics
 from visent.reporting.record import attention_examples, build_result, per_image_predictions
 from visent.reporting.results import write_result
@@ -47,8 +47,8 @@ from visent.training.train import (
 )
 
 
-def load_data(config: RunConfig) -> Dataset:
-    """The dataset of ``config`` with a ``split`` column (a manifest's own split column wins)."""
+def index_dataset(config: RunConfig) -> Dataset:
+    """The dataset of ``config`` as its layout indexes it (the layout's options from the config)."""
     layout = LAYOUTS[config.dataset]
     options = {
         opt: getattr(config, key) for opt, key in layout.config_options.items() if getattr(config, key) is not None
@@ -57,7 +57,12 @@ def load_data(config: RunConfig) -> Dataset:
         if param.default is param.empty and opt not in options:
             key = layout.config_options.get(opt, opt)
             raise ValueError(f"the {layout.name} layout needs --{key.replace('_', '-')} ({layout.structure})")
-    dataset = load_dataset(config.dataset, config.data_root, cache=config.index_cache, **options)
+    return load_dataset(config.dataset, config.data_root, cache=config.index_cache, **options)
+
+
+def load_data(config: RunConfig) -> Dataset:
+    """The dataset of ``config`` with a ``split`` column (a manifest's own split column wins)."""
+    dataset = index_dataset(config)
     samples = dataset.samples
     if samples.empty:
         raise ValueError(
@@ -197,6 +202,12 @@ def construct(
     return cache, rows
 
 
+def _check_nonempty(dataset: Dataset, rows: dict[str, np.ndarray]) -> None:
+    for name in ("train", "test"):
+        if len(rows[name]) == 0:
+            raise ValueError(f"the {name} split of {dataset.root} is empty after removing unreadable or skipped images")
+
+
 @dataclass
 class Prepared:
     dataset: Dataset
@@ -217,19 +228,28 @@ def prepare(config: RunConfig, device: torch.device, progress: bool = True) -> P
     for row, reason in sorted(cache.failed.items()):
         dataset.report.add(dataset.samples["path"].iat[row], "unreadable image", reason)
     cache, rows = construct(config, dataset, cache, split_rows(dataset, cache), weights, device, progress)
-    spec = VARIANTS[config.variant]
+    _check_nonempty(dataset, rows)
+    source = VARIANTS[config.variant].attribute_source
     vectors, queries = None, None
-    if spec.attribute_source in ("truth", "shuffled"):
+    if source is not None:
         vectors = load_glove(config.glove)
-        queries, keep = attribute_queries(dataset, config.variant, vectors, config.oov, config.seed)
+        queries, keep = QUERY_SOURCES[source].compute(
+            QueryInputs(
+                dataset,
+                rows,
+                vectors,
+                config.seed,
+                oov=config.oov,
+                cache=cache,
+                detector=config.detector,
+                detector_query=config.detector_query,
+                detector_out=Path(config.checkpoint_dir) / f"{config.run_id}-detector.pt",
+                text_weighting=config.text_weighting,
+            )
+        )
         rows = {name: r[keep[r]] for name, r in rows.items()}
-    for name in ("train", "test"):
-        if len(rows[name]) == 0:
-            raise ValueError(f"the {name} split of {dataset.root} is empty after removing unreadable or skipped images")
+        _check_nonempty(dataset, rows)
     labels = dataset.samples["label"].to_numpy().astype(np.int64)
-    if spec.attribute_source == "predicted":
-        vectors = load_glove(config.glove)
-        queries = predicted_queries(config, dataset, cache, rows, vectors)
     return Prepared(dataset, weights, cache, TrainData(cache, labels, rows, queries), vectors)
 
 
@@ -364,7 +384,7 @@ def stack_refusal(config: RunConfig) -> str | None:
     spec = VARIANTS[config.variant]
     if spec.trainer != "sgd":
         return f"{config.variant} is not trained by SGD (its trainer: {spec.trainer})"
-    if spec.attribute_source in ("shuffled", "predicted"):
+    if spec.attribute_source is not None and QUERY_SOURCES[spec.attribute_source].seeded:
         return f"{config.variant} draws its queries with the seed, so every seed has data of its own"
     unknown = [f"{k}={v!r}" for k, v in config.outcome_fields().items() if k not in STACKED_KEYS and v != default_of(k)]
     if unknown:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import difflib
 import importlib
 import pkgutil
-from collections.abc import Iterator
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -22,11 +22,13 @@ class UnknownEntryError(ValueError):
 
 
 class Registry(Generic[T]):
-    """Entries by name, in name order; ``package``'s modules are imported on first use."""
+    """Entries by name, in name order (or in the order of ``key(entry)``, ties by name);
+    ``package``'s modules are imported on first use."""
 
-    def __init__(self, kind: str, package: str) -> None:
+    def __init__(self, kind: str, package: str, key: Callable[[T], Any] | None = None) -> None:
         self.kind = kind
         self.package = package
+        self._key = key
         self._entries: dict[str, T] = {}
         self._loaded = False
 
@@ -62,7 +64,15 @@ class Registry(Generic[T]):
         return len(self._load())
 
     def names(self) -> tuple[str, ...]:
-        return tuple(sorted(self._load()))
+        entries = self._load()
+        key = self._key
+        if key is None:
+            return tuple(sorted(entries))
+        return tuple(sorted(entries, key=lambda name: (key(entries[name]), name)))
+
+    def values(self) -> list[T]:
+        entries = self._load()
+        return [entries[name] for name in self.names()]
 
     def items(self) -> list[tuple[str, T]]:
         entries = self._load()

@@ -30,7 +30,7 @@ FORMAT = 1
 METADATA_KEY = b"visent.index"
 RACY_WINDOW_NS = 2_000_000_000
 #: The modules whose code decides what an index holds: a change to any of them retires every entry.
-CODE_MODULES: tuple[str, ...] = ("visent.data.table", "visent.data.ontology", __name__)
+CODE_MODULES: tuple[str, ...] = ("visent.data.table", "visent.data.ontology", "visent.data.text", __name__)
 #: Every module of this package decides it too (each layout is one).
 CODE_PACKAGE = "visent.data.layouts"
 

@@ -39,7 +39,7 @@ def cv_runs(results: list[dict[str, Any]], layout: str = "twitter") -> list[dict
 
 def label(run: dict[str, Any]) -> str:
     """The run's row in the tables: its variant, fine-tuned or not (``gap``, ``gap-ft-conv5``)."""
-    return run_label(run["variant"], run["config"].get("finetune", "none"))
+    return run_label(run["variant"], run["config"].get("finetune", "none"), run["config"])
 
 
 def fold_frame(runs: list[dict[str, Any]]) -> pd.DataFrame:

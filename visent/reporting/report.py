@@ -32,9 +32,10 @@ from typing import Any
 import pandas as pd
 
 from visent.config import PRESETS, default_of
+from visent.data.layouts import LAYOUTS
 from visent.data.ontology import load_ontology
 from visent.data.splits import SCHEMES
-from visent.model import VARIANTS
+from visent.model import VARIANTS, missing_inputs
 from visent.reporting import cv_report
 from visent.reporting.leak import rules_table
 from visent.reporting.results import (
@@ -197,15 +198,23 @@ def _missing(what: str, results_dir: str | Path) -> str:
     )
 
 
+def runnable_variants(layout: str) -> list[str]:
+    """The variants whose queries the ``layout``'s datasets can feed without further flags, in table order."""
+    provides = LAYOUTS[layout].provides
+    return [name for name in VARIANTS if not missing_inputs(name, provides, ())]
+
+
 def headline_snippet(results: list[dict[str, Any]], results_dir: str | Path = "results") -> str:
-    """Every variant of ``VARIANTS`` on the random 80/10/10 split, per dataset; unmeasured ones say so."""
+    """Every variant that can run on the dataset (``runnable_variants``) on the random 80/10/10 split,
+    per dataset; unmeasured ones say so."""
     frame = summary_frame(results)
     frame = frame[frame["split"] == "random"]
     measured = {(row["dataset"], row["variant"]): row for row in frame.to_dict("records")}
     shown = [_METRICS["test_accuracy"], _METRICS["test_balanced_accuracy"]]
+    layouts = {r["dataset"]["name"]: r["config"]["dataset"] for r in results}
     rows = []
     for dataset in sorted(set(frame["dataset"])) or [NOT_APPLICABLE]:
-        for variant in VARIANTS:
+        for variant in runnable_variants(layouts.get(dataset, default_of("dataset"))):
             row = measured.get((dataset, variant))
             rows.append(
                 {"dataset": dataset, "variant": variant}
@@ -336,21 +345,10 @@ def presets_snippet() -> str:
 
 def variants_snippet() -> str:
     """The model variants of ``visent.model.VARIANTS``: what feeds the attention, and why each exists."""
-    queries = {
-        "none": "none: uniform weights",
-        "learned": "one learned vector",
-        "adjective-only": "no attention: the adjective is the input",
-        "probe": "no attention: the regions' mean",
-    }
-    adjectives = {
-        "truth": "the image's own adjective",
-        "shuffled": "a random other adjective",
-        "predicted": "an adjective predicted from the image",
-    }
     rows = [
         {
             "variant": f"`{v.name}`",
-            "attention query": queries.get(v.query) or adjectives[str(v.attribute_source)],
+            "attention query": v.attends,
             "sees the image": "yes" if v.uses_image else "no",
             "purpose": v.purpose,
         }

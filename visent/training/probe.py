@@ -1,4 +1,5 @@
-"""The linear probe: L2-regularised logistic regression on frozen, mean-pooled conv5_3 features.
+"""The linear probe: L2-regularised logistic regression on one vector per image, the frozen,
+mean-pooled conv5_3 features (``linear-probe``) or the query vector alone (``text-only``).
 
 The regularisation strength is chosen on the validation rows from ``L2_GRID``; each fit is a
 convex problem solved to convergence with full-batch L-BFGS from zero, so the probe has no seed.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -43,6 +45,15 @@ def _fit_logistic(x: torch.Tensor, y: torch.Tensor, classes: int, l2: float) -> 
     return weight.detach(), bias.detach()
 
 
+def probe_inputs(model: LinearProbe, data: TrainData, rows: np.ndarray) -> np.ndarray:
+    """The vector ``model`` reads for each of ``rows``: the regions' mean, or the query ``a``."""
+    if model.reads == "regions":
+        return pooled_features(data.cache, rows)
+    if data.queries is None:
+        raise ValueError("this probe reads the query vectors, and the data has none")
+    return data.queries[rows]
+
+
 def fit_probe(model: LinearProbe, data: TrainData, l2_grid: tuple[float, ...] = L2_GRID) -> TrainOutcome:
     """Fit ``model`` on ``data.rows['train']`` for each L2 weight; keep the one of lowest val loss."""
     t0 = time.perf_counter()
@@ -52,7 +63,7 @@ def fit_probe(model: LinearProbe, data: TrainData, l2_grid: tuple[float, ...] = 
     if not l2_grid:
         raise ValueError("the linear probe needs at least one L2 weight to try")
     pooled = {
-        name: torch.from_numpy(pooled_features(data.cache, rows)).double()
+        name: torch.from_numpy(probe_inputs(model, data, rows)).double()
         for name, rows in (("train", train), ("val", val))
     }
     mean, std = pooled["train"].mean(0), pooled["train"].std(0).clamp_min(1e-6)

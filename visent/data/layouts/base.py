@@ -43,12 +43,21 @@ class Layout:
     config_options: Mapping[str, str] = field(default_factory=dict)
     #: Whether images carry their adjective (the attention-truth and -shuffled queries need it).
     has_attributes: bool = True
+    #: Whether images carry a text that people wrote about them (a ``text`` column: the text queries).
+    has_text: bool = False
+    #: A column numbering each image's published cross-validation partition (1..K): the folds.
+    fold_column: str | None = None
     #: Whether the root may be a file (a manifest CSV) rather than a folder.
     root_may_be_file: bool = False
     #: A ``RunConfig`` key whose value joins the run id (two Twitter subsets never share one).
     run_name_key: str | None = None
     #: ``(root, cache) -> Dataset`` whose feature cache serves this layout's datasets (a superset).
     feature_source: Callable[[Path, bool], Dataset] | None = None
+
+    @property
+    def provides(self) -> frozenset[str]:
+        """The per-image inputs besides the pixels that a query of eq. (2) can read."""
+        return frozenset({"attribute"} if self.has_attributes else set()) | ({"text"} if self.has_text else set())
 
     @property
     def options(self) -> dict[str, inspect.Parameter]:

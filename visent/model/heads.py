@@ -1,14 +1,12 @@
-"""The attention model of the paper and the variants that test it.
+"""The heads that read the cached regions: the paper's attention model and the baselines.
 
 ``AttributeAttention`` holds the parameters of eqs. (1), (2) and (6) as ``nn.Linear`` modules and
-calls the pure functions of ``visent.model.equations`` in the paper's order. The variants differ only in
-where the attention query comes from (see ``VARIANTS``), so every comparison in the reproduction
-report changes one thing at a time.
+calls the pure functions of ``visent.model.equations`` in the paper's order. The variants
+(``visent.model.variants``) build these heads and differ only in where the attention query comes
+from, so every comparison in the reproduction report changes one thing at a time.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -23,6 +21,7 @@ from visent.model.equations import (
 )
 
 QUERIES = ("attribute", "learned", "none")
+PROBE_INPUTS = ("regions", "query")
 
 
 class AttributeAttention(nn.Module):
@@ -126,99 +125,38 @@ class AdjectiveOnly(nn.Module):
 
 
 class LinearProbe(nn.Module):
-    """The standard frozen-feature baseline: logistic regression on the whole-image mean of the
-    regions, standardised with the training images' mean and sd (``visent.training.probe`` fits it)."""
+    """The standard frozen-feature baseline: logistic regression on one vector per image, standardised
+    with the training images' mean and sd (``visent.training.probe`` fits it). The vector is the
+    whole-image mean of the regions (``reads="regions"``) or the query ``a`` (``reads="query"``: the
+    words alone, no image)."""
 
     mean: Tensor
     std: Tensor
 
-    def __init__(self, region_dim: int, num_classes: int = 2) -> None:
+    def __init__(self, in_dim: int, num_classes: int = 2, reads: str = "regions") -> None:
         super().__init__()
-        self.register_buffer("mean", torch.zeros(region_dim))
-        self.register_buffer("std", torch.ones(region_dim))
-        self.classifier = nn.Linear(region_dim, num_classes)
+        if reads not in PROBE_INPUTS:
+            raise ValueError(f"reads must be one of {PROBE_INPUTS}, got {reads!r}")
+        self.reads = reads
+        self.register_buffer("mean", torch.zeros(in_dim))
+        self.register_buffer("std", torch.ones(in_dim))
+        self.classifier = nn.Linear(in_dim, num_classes)
 
-    def pooled(self, V: Tensor) -> Tensor:
-        """Standardised mean over the regions: ``(B, N, D)`` -> ``(B, D)``."""
-        return (V.to(self.mean.dtype).mean(dim=1) - self.mean) / self.std
+    def inputs(self, V: Tensor | None, a: Tensor | None) -> Tensor:
+        """The vector the probe reads, unstandardised: ``(B, N, D)`` regions -> their mean ``(B, D)``, or ``a``."""
+        x = V if self.reads == "regions" else a
+        if x is None:
+            raise ValueError(f"this probe reads the {self.reads}, which were not given")
+        x = x.to(self.mean.dtype)
+        return x.mean(dim=1) if self.reads == "regions" else x
 
     def forward(
-        self, V: Tensor, a: Tensor | None = None, return_attention: bool = False
+        self, V: Tensor | None, a: Tensor | None = None, return_attention: bool = False
     ) -> Tensor | tuple[Tensor, None]:
-        logits = self.classifier(self.pooled(V))
+        logits = self.classifier((self.inputs(V, a) - self.mean) / self.std)
         return (logits, None) if return_attention else logits
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One row of the reproduction table: which query feeds eq. (2) and whether pixels are used."""
-
-    name: str
-    query: str  # AttributeAttention query, or "adjective-only"
-    attribute_source: str | None  # "truth", "shuffled", "predicted" or None
-    uses_image: bool
-    purpose: str
-    trainer: str = (
-        "sgd"  # "sgd": visent.training.train.fit, the paper's schedule; "probe": visent.training.probe.fit_probe
-    )
-
-    @property
-    def finetunable(self) -> bool:
-        """Whether ``--finetune`` can train a backbone block with it: an SGD head on the regions whose
-        query does not come from a detector trained on frozen conv5_3 features."""
-        return self.trainer == "sgd" and self.uses_image and self.attribute_source != "predicted"
-
-
-VARIANTS: dict[str, Variant] = {
-    v.name: v
-    for v in (
-        Variant("gap", "none", None, True, "whole-image baseline (the paper's 70% row)"),
-        Variant("attention-truth", "attribute", "truth", True, "the paper's model (the 99% row)"),
-        Variant(
-            "attention-shuffled",
-            "attribute",
-            "shuffled",
-            True,
-            "control: a random other adjective as the query",
-        ),
-        Variant(
-            "attention-predicted",
-            "attribute",
-            "predicted",
-            True,
-            "adjective predicted from the image (You et al. 2017), no label leak",
-        ),
-        Variant("attention-learned", "learned", None, True, "image-only attention, one learned query"),
-        Variant("adjective-only", "adjective-only", "truth", False, "no image: the leak's ceiling"),
-        Variant(
-            "linear-probe",
-            "probe",
-            None,
-            True,
-            "frozen-feature baseline: logistic regression on mean conv5_3, L2 chosen on val",
-            trainer="probe",
-        ),
-    )
-}
 
 
 #: The size of the learned query of ``attention-learned``, which reads no word vectors: that of
 #: GloVe 6B 50d, so that it starts on the scale of a word vector.
 LEARNED_QUERY_DIM = 50
-
-
-def build_model(
-    variant: str, *, region_dim: int, hidden_dim: int, word_dim: int | None = None, num_classes: int = 2
-) -> nn.Module:
-    """The module for a variant name of ``VARIANTS``, sized by the data: ``region_dim`` channels
-    per region (the feature cache's), ``word_dim`` the query vectors' size (None: no word vectors)."""
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; choose one of {sorted(VARIANTS)}")
-    spec = VARIANTS[variant]
-    if word_dim is None and spec.attribute_source is not None:
-        raise ValueError(f"variant {variant!r} reads word vectors: give their size as word_dim")
-    if spec.query == "adjective-only":
-        return AdjectiveOnly(word_dim=word_dim or 0, num_classes=num_classes)  # word_dim is given: checked above
-    if spec.query == "probe":
-        return LinearProbe(region_dim, num_classes)
-    return AttributeAttention(region_dim, word_dim or LEARNED_QUERY_DIM, hidden_dim, num_classes, query=spec.query)
