@@ -81,6 +81,7 @@ def test_every_variant_is_described_and_unknown_names_list_the_choices():
         "attention-shuffled",
         "attention-predicted",
         "attention-learned",
+        "attention-multi-query",
         "adjective-only",
         "linear-probe",
         "attention-text",
@@ -163,3 +164,24 @@ def test_region_evidence_refuses_more_than_two_classes():
     model = AttributeAttention(region_dim=16, word_dim=4, hidden_dim=8, num_classes=3)
     with pytest.raises(ValueError, match="binary classifier, this one has 3 classes"):
         model.region_evidence(torch.rand(1, 196, 16), torch.randn(1, 4))
+
+
+def test_multi_query_attention_with_one_query_is_attention_learned():
+    """The architecture chapter's example variant: for k = 1 it is eqs. (1)-(6) with one learned query."""
+    from visent.model.variants.attention_multi_query import MultiQueryAttention
+
+    torch.manual_seed(0)
+    multi = MultiQueryAttention(region_dim=16, hidden_dim=8, k=1)
+    single = AttributeAttention(region_dim=16, word_dim=50, hidden_dim=8, query="learned")
+    state = {k: v for k, v in multi.state_dict().items() if k != "queries"}
+    single.load_state_dict(state | {"learned_a": multi.queries[0].detach()})
+    V = torch.rand(3, 196, 16)
+    (logits, o), (logits_1, o_1) = multi(V, return_attention=True), single(V, return_attention=True)
+    assert torch.allclose(logits, logits_1, atol=1e-6) and torch.allclose(o, o_1, atol=1e-7)
+
+
+def test_multi_query_attention_averages_distributions_over_the_regions():
+    model = build_model("attention-multi-query", region_dim=16, hidden_dim=8)
+    logits, o = model(torch.rand(5, 49, 16), return_attention=True)
+    assert logits.shape == (5, 2) and o.shape == (5, 49)
+    assert torch.allclose(o.sum(1), torch.ones(5)) and (o >= 0).all()
