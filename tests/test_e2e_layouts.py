@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from visent.reporting.record import N_PANEL
+
 FAST = [
     "--weights",
     "random",
@@ -170,3 +172,5 @@ def test_a_result_file_keeps_every_test_image_with_its_probability(tmp_path):
     assert len(predictions["path"]) == result["dataset"]["n_test"] == len(set(predictions["path"]))
     correct = [(p > 0.5) == bool(y) for p, y in zip(predictions["p_positive"], predictions["label"])]
     assert sum(correct) / len(correct) == pytest.approx(result["metrics"]["test_accuracy"])
+    # The attention panel: the first test images in path order, whatever the outcome.
+    assert [e["path"] for e in result["attention_panel"]] == sorted(predictions["path"])[:N_PANEL]

@@ -32,7 +32,7 @@ from visent.model.embeddings import WordVectors, load_glove
 from visent.model.finetune import FineTuned
 from visent.model.queries import QUERY_SOURCES, QueryInputs
 from visent.reporting.evaluate import classification_metrics, localisation_metrics
-from visent.reporting.record import attention_examples, build_result, per_image_predictions
+from visent.reporting.record import attention_examples, attention_panel, build_result, per_image_predictions
 from visent.reporting.results import write_result
 from visent.training.multi import stacking_pays, train_many
 from visent.training.probe import fit_probe
@@ -314,6 +314,7 @@ def record(
     result["predictions"] = per_image_predictions(prepared, test)
     if test.o is not None:
         result["examples"] = attention_examples(prepared, test)
+        result["attention_panel"] = attention_panel(prepared, test)
     if write and distributed.current().is_main:
         result["path"] = str(write_result(result, config.results_dir))
     return result

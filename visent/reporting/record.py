@@ -21,16 +21,34 @@ import numpy as np
 
 #: Test images whose attention a result file keeps, per outcome (for the figures of the book).
 N_EXAMPLES = 4
+#: Test images, the first in path order, whose attention a result file keeps whatever the outcome:
+#: the same photographs for every model of a fold, so that figures can set their attention side by side.
+N_PANEL = 8
 
 
 def attention_examples(prepared: Prepared, test: Evaluation) -> list[dict[str, Any]]:
     """The first ``N_EXAMPLES`` correct and wrong test predictions with their attention ``o``."""
-    rows, probs, o = prepared.data.rows["test"], test.probs, test.o
-    if o is None:
+    if test.o is None:
         return []
+    labels = prepared.data.labels[prepared.data.rows["test"]]
+    correct = test.probs.argmax(1) == labels
+    return _attention_of(prepared, test, [*np.nonzero(correct)[0][:N_EXAMPLES], *np.nonzero(~correct)[0][:N_EXAMPLES]])
+
+
+def attention_panel(prepared: Prepared, test: Evaluation) -> list[dict[str, Any]]:
+    """The first ``N_PANEL`` test images in path order with their attention ``o``, right or wrong."""
+    if test.o is None:
+        return []
+    paths = prepared.dataset.samples["path"].to_numpy()[prepared.data.rows["test"]]
+    return _attention_of(prepared, test, list(np.argsort(paths, kind="stable")[:N_PANEL]))
+
+
+def _attention_of(prepared: Prepared, test: Evaluation, picked: list[int]) -> list[dict[str, Any]]:
+    """Test positions ``picked`` as records: path, label, p(positive), whether right, attention."""
+    rows, probs, o = prepared.data.rows["test"], test.probs, test.o
+    assert o is not None  # callers return early without attention
     labels = prepared.data.labels[rows]
     correct = probs.argmax(1) == labels
-    picked = [*np.nonzero(correct)[0][:N_EXAMPLES], *np.nonzero(~correct)[0][:N_EXAMPLES]]
     return [
         {
             "path": prepared.dataset.samples["path"].iat[rows[i]],

@@ -1,0 +1,27 @@
+"""The words chapter's snippets (Twitter II), read from small hand-made result records."""
+
+from __future__ import annotations
+
+from visent.reporting.words import weighting_choice, weighting_text
+
+
+def run(weighting: str, fold: int, val: float) -> dict:
+    return {
+        "variant": "text-only",
+        "config": {"text_weighting": weighting, "cv_fold": fold, "finetune": "none"},
+        "metrics": {"val_accuracy": val},
+    }
+
+
+def test_idf_is_kept_unless_the_mean_weighting_is_more_accurate_on_validation():
+    tie = [run(w, k, 0.8) for w in ("idf", "mean") for k in range(5)]
+    assert weighting_choice(tie)[0] == "idf"
+    better = [run("idf", k, 0.8) for k in range(5)] + [run("mean", k, 0.81) for k in range(5)]
+    assert weighting_choice(better)[0] == "mean"
+    assert "ties with it (80.0% against 80.0%)" in weighting_text(tie)
+
+
+def test_the_weighting_is_not_chosen_before_every_fold_has_run():
+    partial = [run("idf", k, 0.8) for k in range(5)] + [run("mean", 0, 0.9)]
+    assert weighting_choice(partial)[0] is None
+    assert weighting_text(partial).startswith("**Not yet measured**")
