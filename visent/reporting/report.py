@@ -211,7 +211,7 @@ def headline_snippet(results: list[dict[str, Any]], results_dir: str | Path = "r
     frame = frame[frame["split"] == "random"]
     measured = {(row["dataset"], row["variant"]): row for row in frame.to_dict("records")}
     shown = [_METRICS["test_accuracy"], _METRICS["test_balanced_accuracy"]]
-    layouts = {r["dataset"]["name"]: r["config"]["dataset"] for r in results}
+    layouts = {r["dataset"]["name"]: r["config"].get("dataset", default_of("dataset")) for r in results}
     rows = []
     for dataset in sorted(set(frame["dataset"])) or [NOT_APPLICABLE]:
         for variant in runnable_variants(layouts.get(dataset, default_of("dataset"))):
