@@ -35,14 +35,17 @@ twitter-finetune: $(STAMP)
 # Twitter II (Borth et al. 2013) with its 5 official partitions and each image's tweet text: the book's
 # chapter "Words on real photographs". TWITTER2 holds partition1..5/ (<id>.jpg, <id>_<hashtag>.txt) and
 # groundTruthLabel.txt; ONTOLOGY (mk/book.mk) is VSO's 3244ANPs.txt, whose adjectives are looked for in
-# the texts. The schedule is Twitter I's, unchanged.
-#   make twitter2 TWITTER2=/path/to/twitter_II            every variant x partition x seed, then the snippets
-#   make twitter2-finetune TWITTER2=/path/to/twitter_II   block 5 fine-tuned: gap and attention-text, seed 0
+# the texts. The schedule is Twitter I's, unchanged. Two protocols: the classes balanced in training and
+# validation (the paper trains on balanced data; the test partitions stay as released), the main one,
+# and the partitions as they are (78% positive), beside it.
+#   make twitter2 TWITTER2=/path/to/twitter_II            every variant x partition x seed, both protocols
 #   make twitter2-weighting TWITTER2=...                   the text weighting, chosen on validation (text-only)
+#   make twitter2-finetune TWITTER2=...                    block 5 fine-tuned: gap and attention-text, seed 0
 TWITTER2 ?= ../shared/data/twitter_II
 TWITTER2_RESULTS := results/twitter2
 TWITTER2_DATA := --dataset twitter2 --data-root $(TWITTER2) --ontology $(ONTOLOGY) $(TWITTER_SCHEDULE) \
 	--results-dir $(TWITTER2_RESULTS)
+TWITTER2_BALANCED := $(TWITTER2_DATA) --balance oversample --balance-splits train val
 TWITTER2_VARIANTS := gap attention-learned linear-probe attention-text attention-text-shuffled \
 	attention-vso-adjective text-only vso-adjective-only
 TWITTER2_FT_SEEDS ?= 0
@@ -51,13 +54,14 @@ TWITTER2_FT_VARIANTS ?= gap attention-text
 .PHONY: twitter2 twitter2-weighting twitter2-finetune
 
 twitter2-weighting: $(STAMP)
-	$(VISENT) cv $(TWITTER2_DATA) --variants text-only --text-weighting idf --seeds 0
-	$(VISENT) cv $(TWITTER2_DATA) --variants text-only --text-weighting mean --seeds 0
+	$(VISENT) cv $(TWITTER2_BALANCED) --variants text-only --text-weighting idf --seeds 0
+	$(VISENT) cv $(TWITTER2_BALANCED) --variants text-only --text-weighting mean --seeds 0
 
 twitter2: $(STAMP)
+	$(VISENT) cv $(TWITTER2_BALANCED) --variants $(TWITTER2_VARIANTS) --seeds 0 1 2
 	$(VISENT) cv $(TWITTER2_DATA) --variants $(TWITTER2_VARIANTS) --seeds 0 1 2
 	$(MAKE) book-includes
 
 twitter2-finetune: $(STAMP)
-	$(VISENT) cv $(TWITTER2_DATA) --finetune conv5 --variants $(TWITTER2_FT_VARIANTS) --seeds $(TWITTER2_FT_SEEDS)
+	$(VISENT) cv $(TWITTER2_BALANCED) --finetune conv5 --variants $(TWITTER2_FT_VARIANTS) --seeds $(TWITTER2_FT_SEEDS)
 	$(MAKE) book-includes

@@ -12,11 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from tests.conftest import fast_run_flags
+from visent import pipeline
 from visent.config import ConfigError, RunConfig
 from visent.data.layouts import load_dataset
 from visent.data.layouts.twitter2 import tweet_text
+from visent.data.table import SPLIT_NAMES
 from visent.model.embeddings import WordVectors
 from visent.model.queries import derangement
 from visent.model.text import text_vectors
@@ -173,3 +176,25 @@ def test_cross_validation_tests_on_each_published_partition_end_to_end(release, 
         assert result["dataset"]["meta"]["queries"]["text"]["images"] == 13
     summary = json.loads((tmp_path / "r" / "twitter_II-pub-summary-text-only.json").read_text())
     assert len(summary["metrics"]["folds"]) == 5
+
+
+def test_balancing_train_and_val_leaves_the_test_partition_as_published(release):
+    """``--balance oversample --balance-splits train val``: the classes are equalised where the model
+    learns and stops, and the test partition is the release's, so accuracies stay comparable."""
+    config = RunConfig(
+        dataset="twitter2",
+        data_root=str(release),
+        variant="gap",
+        cv_folds=5,
+        cv_fold=1,
+        balance="oversample",
+        balance_splits=["train", "val"],
+    )
+    dataset = pipeline.load_data(config)
+    rows = {name: np.flatnonzero(dataset.samples["split"] == name) for name in SPLIT_NAMES}
+    _, balanced = pipeline.construct(config, dataset, None, dict(rows), None, torch.device("cpu"), False)
+    labels = dataset.samples["label"].to_numpy()
+    assert np.array_equal(balanced["test"], rows["test"])
+    assert np.bincount(labels[rows["train"]]).tolist() == [3, 6]
+    assert np.bincount(labels[balanced["train"]]).tolist() == [6, 6]
+    assert config.run_id == "twitter_II-oversample-train-val-pub-f1-gap-s0"

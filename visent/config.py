@@ -71,6 +71,12 @@ def _twitter_subsets() -> tuple[str, ...]:
     return TWITTER_SUBSETS
 
 
+def _split_names() -> tuple[str, ...]:
+    from visent.data.table import SPLIT_NAMES
+
+    return SPLIT_NAMES
+
+
 def _split_schemes() -> tuple[str, ...]:
     from visent.data.splits import SCHEMES
 
@@ -116,11 +122,22 @@ class DataConfig:
         None, "published folds: a folder of test<k>/{train,test}.txt (or of <subset>_agrees/ such folders)"
     )
     balance: str = _opt("none", "equalise classes in each split (the paper: undersample)", BALANCE_CHOICES)
+    balance_splits: tuple[str, ...] | None = _opt(
+        None, "the splits --balance equalises (default: every split; `train val` leaves the test set as it is)"
+    )
     min_per_attribute: int = _opt(0, "augment training adjectives up to this many images (the paper: 700)")
 
     def __post_init__(self) -> None:
         _check_choices(self)
         _natural(self, "split_seed", "min_per_attribute", "cv_folds", "cv_fold")
+        if self.balance_splits is not None:
+            splits = tuple(self.balance_splits)
+            names = _split_names()
+            if not splits or len(set(splits)) < len(splits) or not set(splits) <= set(names):
+                raise ConfigError(
+                    f"balance_splits={list(splits)!r}: give one or more distinct split names of {list(names)}"
+                )
+            object.__setattr__(self, "balance_splits", splits)  # frozen: a list from JSON becomes a tuple
         if self.cv_folds == 1 or (self.cv_folds and self.cv_fold >= self.cv_folds):
             raise ConfigError(
                 f"cv_folds={self.cv_folds}, cv_fold={self.cv_fold}: need cv_folds >= 2 and 0 <= cv_fold < cv_folds"
@@ -366,6 +383,8 @@ class RunConfig:
         key = _layouts()[data.dataset].run_name_key
         if key is not None:
             name += f"-{getattr(data, key)}"
+        if data.balance != "none" and data.balance_splits is not None:
+            name += f"-{data.balance}-{'-'.join(data.balance_splits)}"
         fold = f"f{data.cv_fold}" if fold is None else fold
         if self.published_folds():
             return f"{name}-pub-{fold}"
@@ -454,6 +473,7 @@ _ARG_TYPES: dict[str, dict[str, Any]] = {
     "str | None": {"type": str},
     "tuple[float, float]": {"type": float, "nargs": 2},
     "tuple[str, ...]": {"type": str, "nargs": "+"},
+    "tuple[str, ...] | None": {"type": str, "nargs": "+"},
 }
 
 

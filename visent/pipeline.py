@@ -175,12 +175,12 @@ def construct(
     progress: bool,
 ) -> tuple[RegionCache, dict[str, np.ndarray]]:
     """The paper's dataset construction, after the split so that no test image or augmented copy
-    of one reaches training: classes balanced within each split, then training adjectives
+    of one reaches training: classes balanced within each split (of ``balance_splits``), then training adjectives
     augmented up to ``min_per_attribute`` images. Counts before and after go to ``meta``."""
     if config.balance != "none":
         counts = {}
         for name, r in rows.items():
-            if len(r):
+            if len(r) and (config.balance_splits is None or name in config.balance_splits):
                 table = dataset.samples.iloc[r].assign(_row=r)
                 balanced, counts[name] = balance(table, seed=config.split_seed, method=config.balance)
                 rows[name] = balanced["_row"].to_numpy()
@@ -372,7 +372,7 @@ def run_or_reuse(config: RunConfig, force: bool = False, progress: bool = True, 
 STACKED_KEYS = frozenset(
     {
         *("dataset", "data_root", "ontology", "regions", "twitter_subset", "split", "split_seed"),
-        *("cv_folds", "cv_fold", "folds", "balance", "min_per_attribute"),
+        *("cv_folds", "cv_fold", "folds", "balance", "balance_splits", "min_per_attribute"),
         *("variant", "weights", "image_size", "glove", "oov", "detector_query", "detector", "hidden_dim"),
         *("seed", "preset", "iterations_per_epoch", "max_epochs", "patience", "batch_size", "lr", "momentum"),
         *("device", "amp"),
