@@ -8,7 +8,13 @@ from visent.reporting.words import weighting_choice, weighting_text
 def run(weighting: str, fold: int, val: float) -> dict:
     return {
         "variant": "text-only",
-        "config": {"text_weighting": weighting, "cv_fold": fold, "finetune": "none"},
+        "config": {
+            "text_weighting": weighting,
+            "cv_fold": fold,
+            "finetune": "none",
+            "balance": "oversample",
+            "balance_splits": ["train", "val"],
+        },
         "metrics": {"val_accuracy": val},
     }
 
@@ -19,6 +25,14 @@ def test_idf_is_kept_unless_the_mean_weighting_is_more_accurate_on_validation():
     better = [run("idf", k, 0.8) for k in range(5)] + [run("mean", k, 0.81) for k in range(5)]
     assert weighting_choice(better)[0] == "mean"
     assert "ties with it (80.0% against 80.0%)" in weighting_text(tie)
+
+
+def test_the_weighting_is_chosen_in_the_balanced_protocol_only():
+    unbalanced = [
+        run("mean", k, 0.95) | {"config": run("mean", k, 0.95)["config"] | {"balance": "none"}} for k in range(5)
+    ]
+    tie = [run(w, k, 0.8) for w in ("idf", "mean") for k in range(5)]
+    assert weighting_choice(tie + unbalanced)[0] == "idf"
 
 
 def test_the_weighting_is_not_chosen_before_every_fold_has_run():

@@ -17,6 +17,20 @@ from visent.reporting.results import markdown_table
 LAYOUT = "twitter2"
 #: The model on which the text weighting is chosen: the cheapest one that reads the text vector.
 WEIGHTING_JUDGE = "text-only"
+#: The chapter's protocols, by their runs' class balancing: the main one equalises the classes where
+#: the model learns and stops (the paper trains on balanced data); the other keeps the partitions as
+#: released (78% positive). The test partitions are the release's in both.
+BALANCED, AS_RELEASED = "balanced training", "as released"
+
+
+def protocol(run: dict[str, Any]) -> str:
+    """Which protocol a run followed: ``BALANCED`` when its training classes were equalised."""
+    return BALANCED if run["config"].get("balance", "none") != "none" else AS_RELEASED
+
+
+def by_protocol(runs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The runs of each protocol, the main one first."""
+    return {name: [r for r in runs if protocol(r) == name] for name in (BALANCED, AS_RELEASED)}
 
 
 def _one_per_fold(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -79,9 +93,14 @@ def _weighting_of(run: dict[str, Any]) -> str:
 
 def weighting_choice(runs: list[dict[str, Any]]) -> tuple[str | None, pd.DataFrame]:
     """The weighting the rule keeps, and the table behind it: ``text-only``'s validation accuracy per
-    fold for each weighting run. The default (idf) is kept unless another has a higher mean; None
-    while a weighting lacks a fold."""
-    judged = [r for r in runs if r["variant"] == WEIGHTING_JUDGE and r["config"].get("finetune", "none") == "none"]
+    fold for each weighting, in the main protocol (``BALANCED``: there the validation accuracy is the
+    balanced one). The default (idf) is kept unless another has a higher mean; None while a weighting
+    lacks a fold."""
+    judged = [
+        r
+        for r in by_protocol(runs)[BALANCED]
+        if r["variant"] == WEIGHTING_JUDGE and r["config"].get("finetune", "none") == "none"
+    ]
     frame = pd.DataFrame(
         [
             {"weighting": _weighting_of(r), "fold": int(r["config"]["cv_fold"]), "val": r["metrics"]["val_accuracy"]}
@@ -126,7 +145,8 @@ def weighting_text(runs: list[dict[str, Any]]) -> str:
             f"{chosen} is higher ({100 * means[chosen]:.1f}% against {100 * means[default]:.1f}%), so it replaces idf."
         )
     return (
-        f"Validation accuracy (%) of `{WEIGHTING_JUDGE}` in each fold, named by its test partition:\n\n"
+        f"Validation accuracy (%, on class-balanced validation images) of `{WEIGHTING_JUDGE}` in each fold, "
+        "named by its test partition:\n\n"
         f"{markdown_table(shown, '.1f')}\n\n"
         f"The rule keeps {default}: {why}\n"
     )
