@@ -24,7 +24,8 @@ def test_idf_is_kept_unless_the_mean_weighting_is_more_accurate_on_validation():
     assert weighting_choice(tie)[0] == "idf"
     better = [run("idf", k, 0.8) for k in range(5)] + [run("mean", k, 0.81) for k in range(5)]
     assert weighting_choice(better)[0] == "mean"
-    assert "ties with it (80.0% against 80.0%)" in weighting_text(tie)
+    assert "mean ties with it (80.0% against 80.0%): idf stays" in weighting_text(tie)
+    assert "mean is higher (81.0% against 80.0%) and replaces idf" in weighting_text(better)
 
 
 def test_the_weighting_is_chosen_in_the_balanced_protocol_only():

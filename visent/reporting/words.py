@@ -136,17 +136,19 @@ def weighting_text(runs: list[dict[str, Any]]) -> str:
     default = str(default_of("text_weighting"))
     means = table.mean(axis=1)
     tied = np.isclose(means[chosen], means.drop(chosen).max())
+    others = ", ".join(w for w in table.index if w != default)
     if chosen == default:
-        why = (
-            "the plain mean ties with it" if tied else "the plain mean is not higher"
-        ) + f" ({100 * means['mean']:.1f}% against {100 * means[default]:.1f}%), so every text query here uses idf."
+        verdict = "ties with it" if tied else "is not higher"
+        best_other = 100 * means.drop(default).max()
+        decision = f"{others} {verdict} ({best_other:.1f}% against {100 * means[default]:.1f}%): idf stays"
     else:
-        why = (
-            f"{chosen} is higher ({100 * means[chosen]:.1f}% against {100 * means[default]:.1f}%), so it replaces idf."
+        decision = (
+            f"{chosen} is higher ({100 * means[chosen]:.1f}% against {100 * means[default]:.1f}%) and replaces idf"
         )
     return (
         f"Validation accuracy (%, on class-balanced validation images) of `{WEIGHTING_JUDGE}` in each fold, "
         "named by its test partition:\n\n"
         f"{markdown_table(shown, '.1f')}\n\n"
-        f"The rule keeps {default}: {why}\n"
+        f"The rule keeps {default} unless another weighting has the higher mean: {decision}, so every text "
+        f"query of this chapter uses the {'plain mean' if chosen == 'mean' else chosen}.\n"
     )
