@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from visent.reporting.words import weighting_choice, weighting_text
+from visent.reporting.words import best_word_steered, weighting_choice, weighting_text
 
 
 def run(weighting: str, fold: int, val: float) -> dict:
@@ -40,3 +40,14 @@ def test_the_weighting_is_not_chosen_before_every_fold_has_run():
     partial = [run("idf", k, 0.8) for k in range(5)] + [run("mean", 0, 0.9)]
     assert weighting_choice(partial)[0] is None
     assert weighting_text(partial).startswith("**Not yet measured**")
+
+
+def test_the_fine_tuned_word_steered_variant_is_the_one_better_on_validation():
+    def frozen(variant: str, val: float) -> dict:
+        record = run("mean", 0, val)
+        return record | {"variant": variant}
+
+    assert best_word_steered([frozen("attention-text", 0.6)]) is None
+    assert best_word_steered([frozen("attention-text", 0.6), frozen("attention-vso-adjective", 0.7)]) == (
+        "attention-vso-adjective"
+    )

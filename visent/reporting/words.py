@@ -152,3 +152,21 @@ def weighting_text(runs: list[dict[str, Any]]) -> str:
         f"The rule keeps {default} unless another weighting has the higher mean: {decision}, so every text "
         f"query of this chapter uses the {'plain mean' if chosen == 'mean' else chosen}.\n"
     )
+
+
+#: The variants whose attention the image's words steer, among which the fine-tuned runs take the best.
+WORD_STEERED = ("attention-text", "attention-vso-adjective")
+
+
+def best_word_steered(runs: list[dict[str, Any]]) -> str | None:
+    """The word-steered variant with the higher mean validation accuracy over its frozen runs in the
+    main protocol (the one that is fine-tuned); None before both have run."""
+    frozen = [
+        r
+        for r in by_protocol(runs)[BALANCED]
+        if r["variant"] in WORD_STEERED and r["config"].get("finetune", "none") == "none"
+    ]
+    means = {v: [r["metrics"]["val_accuracy"] for r in frozen if r["variant"] == v] for v in WORD_STEERED}
+    if not all(means.values()):
+        return None
+    return max(WORD_STEERED, key=lambda v: float(np.mean(means[v])))
