@@ -151,7 +151,10 @@ def features_for(
     if layout.feature_source is None:
         return extract(config, dataset, weights, device, progress)
     source = layout.feature_source(Path(dataset.root), config.index_cache)
+    indexed = len(source.report)
     cache = extract(config, source, weights, device, progress)
+    # what extraction noted (a damaged shard re-extracted, a file decoded by PIL) belongs to this run's report
+    dataset.report.problems.extend(source.report.problems[indexed:])
     dataset.meta.setdefault("timing", {}).update(source.meta.get("timing", {}))
     row_of = {path: i for i, path in enumerate(source.samples["path"])}
     return RowView(cache, np.array([row_of[p] for p in dataset.samples["path"]], dtype=np.int64))
