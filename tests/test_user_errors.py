@@ -105,6 +105,23 @@ def test_a_foreign_torch_file_is_not_taken_for_a_checkpoint(tmp_path, capsys):
     assert code == 2 and "lacks ['config', 'best_state', 'best_epoch']" in err
 
 
+def test_a_checkpoint_whose_keys_have_the_wrong_types_is_named(tmp_path, capsys):
+    torch.save({"config": "x", "best_state": {}, "best_epoch": 1}, tmp_path / "odd.pt")
+    code, err = _cli(capsys, "evaluate", str(tmp_path / "odd.pt"))
+    assert code == 2 and f"{tmp_path / 'odd.pt'}: config is a str, not a dict" in err
+
+
+def test_a_folder_given_as_checkpoint_is_named_with_one_of_its_files(tmp_path, capsys):
+    (tmp_path / "k").mkdir()
+    (tmp_path / "k" / "run.pt").write_bytes(b"")
+    code, err = _cli(capsys, "evaluate", str(tmp_path / "k"))
+    assert (
+        code == 2
+        and f"checkpoint {tmp_path / 'k'} is a folder; give one of its .pt files, e.g. {tmp_path / 'k' / 'run.pt'}"
+        in err
+    )
+
+
 def test_a_garbage_detector_is_named(tmp_path):
     from visent.model.detector import AttributeDetector
 

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from dataclasses import fields
 from pathlib import Path
 
@@ -353,8 +354,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warnings(command: str) -> None:
+    """Warnings as one line each, like the errors: ``visent <command>: warning: <message>``."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"visent {command}: warning: {message}", file=sys.stderr if file is None else file)
+
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():  # restores the warning display for a caller of main()
+        _one_line_warnings(args.command)
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command in ("extract", "train", "run", "cv"):
             from visent import distributed
