@@ -397,3 +397,19 @@ def test_every_bad_input_of_the_data_chapter_names_a_test_that_exists():
     )
     assert len(named) >= 19
     assert [t for t in named if t not in defined] == []
+
+
+# 10. Each command validates only the settings it reads.
+
+
+def test_extract_works_on_twitter_without_a_variant(tmp_path, capsys, make_tree):
+    make_tree(tmp_path / "tw", {"images": [f"{i}.jpg" for i in range(4)]})
+    (tmp_path / "tw" / "twitter_five_agrees.txt").write_text("".join(f"{i}.jpg {i % 2}\n" for i in range(4)))
+    code = main(
+        [
+            *("extract", "--dataset", "twitter", "--data-root", str(tmp_path / "tw")),
+            *("--weights", "random", "--image-size", "32", "--cache-dir", str(tmp_path / "c"), "--quiet"),
+        ]
+    )
+    out = capsys.readouterr()
+    assert code == 0 and "(4 rows, 0 unreadable images)" in out.out and "Traceback" not in out.err

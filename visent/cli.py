@@ -31,8 +31,8 @@ from visent.model import VARIANTS, default_variants
 
 
 def _config(args: argparse.Namespace) -> RunConfig:
-    """The command line's config, its paths checked before any work starts."""
-    config = config_from_args(args)
+    """The command line's config (the settings its command reads), its paths checked before any work starts."""
+    config = config_from_args(args, args.command)
     config.check_paths()
     return config
 
@@ -49,11 +49,11 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 def _cmd_extract(args: argparse.Namespace) -> int:
     from visent import distributed
-    from visent.pipeline import features_for, load_data, weights_for
+    from visent.pipeline import features_for, usable_dataset, weights_for
 
     config = _config(args)
     device = distributed.resolve_device(config.device)
-    dataset = load_data(config)
+    dataset = usable_dataset(config)
     cache = features_for(config, dataset, weights_for(config), device, progress=not args.quiet)
 
     if not distributed.current().is_main:
@@ -285,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("cv", _cmd_cv, "k-fold cross-validation (default 5 folds), a result per fold and a summary"),
     ):
         p = sub.add_parser(name, help=help)
-        add_config_arguments(p)
+        add_config_arguments(p, name)
         p.add_argument("--quiet", action="store_true", help="no progress bars")
         if name in ("run", "cv"):
             default = "every variant the dataset has the inputs for" if name == "run" else "--variant"

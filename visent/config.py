@@ -14,7 +14,9 @@ import argparse
 import difflib
 import hashlib
 import json
+import os
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import MISSING, Field, asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -278,6 +280,50 @@ SECTIONS: dict[str, type] = {
 #: The sections that decide what a run computes.
 OUTCOME_SECTIONS = ("data", "model", "training")
 _SECTION_OF: dict[str, str] = {f.name: name for name, cls in SECTIONS.items() for f in fields(cls)}
+#: The output folders, each written by the commands that list it in ``Command.writes``.
+OUTPUT_FOLDERS = ("results_dir", "checkpoint_dir", "cache_dir")
+
+
+@dataclass(frozen=True)
+class Command:
+    """The settings one subcommand reads and the folders it writes.
+
+    ``reads`` (section names or keys) are the settings it validates and, unless they come from a
+    checkpoint, its flags; the keys it does not read keep their defaults and no check involving
+    them runs. ``writes`` are checked for writability before any work."""
+
+    reads: tuple[str, ...]
+    writes: tuple[str, ...] = ()
+    from_checkpoint: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in (*self.reads, *self.writes) if name not in SECTIONS and name not in _SECTION_OF]
+        if unknown:
+            raise ConfigError(f"a command reads or writes {unknown}, which are neither sections nor config keys")
+
+    def keys(self) -> tuple[str, ...]:
+        """The keys of ``reads``, in flag order."""
+        wanted = {k for k, section in _SECTION_OF.items() if section in self.reads} | set(self.reads)
+        return tuple(k for k in _SECTION_OF if k in wanted)
+
+
+#: What each subcommand reads and writes (``visent predict``: one more entry). Extraction reads the
+#: images, the backbone (weights, size, the layer ``finetune`` caches), where and at which precision
+#: it runs, and the cache settings; the split, the head, the schedule and the results are not its.
+COMMANDS: dict[str, Command] = {
+    "extract": Command(
+        (
+            *("dataset", "data_root", "ontology", "twitter_subset", "index_cache"),
+            *("weights", "image_size", "finetune", "device", "amp"),
+            *("extract_batch_size", "num_workers", "decoder", "compile", "shard_size", "cache_dir"),
+        ),
+        writes=("cache_dir",),
+    ),
+    "train": Command(tuple(SECTIONS), writes=OUTPUT_FOLDERS),
+    "run": Command(tuple(SECTIONS), writes=OUTPUT_FOLDERS),
+    "cv": Command(tuple(SECTIONS), writes=OUTPUT_FOLDERS),
+    "evaluate": Command(tuple(SECTIONS), from_checkpoint=True),
+}
 
 
 class RunConfig:
@@ -288,13 +334,17 @@ class RunConfig:
     model: ModelConfig
     training: TrainingConfig
     system: SystemConfig
+    command: str | None
 
-    def __init__(self, **values: Any) -> None:
+    def __init__(self, *, command: str | None = None, **values: Any) -> None:
+        """``command``: the subcommand whose settings these are (``COMMANDS``); None for all of them."""
         _reject_unknown(values)
+        object.__setattr__(self, "command", command)
         for name, cls in SECTIONS.items():
             own = {f.name for f in fields(cls)}
             object.__setattr__(self, name, cls(**{k: v for k, v in values.items() if k in own}))
-        self._check_inputs()
+        if self.reads("variant"):  # a command that reads no variant (extract) has no query to check
+            self._check_inputs()
         if self.system.run_id is None:
             run_id = f"{self.run_prefix()}-{self.run_label()}-s{self.training.seed}"
             object.__setattr__(self, "system", replace(self.system, run_id=run_id))
@@ -343,11 +393,16 @@ class RunConfig:
 
     def replace(self, **changes: Any) -> RunConfig:
         """A new config with ``changes``; ``run_id`` is derived again unless given or set before."""
-        return RunConfig.from_dict(self.to_dict() | changes)
+        return RunConfig.from_dict(self.to_dict() | changes, command=self.command)
+
+    def reads(self, key: str) -> bool:
+        """Whether this config's command reads ``key`` (every key, without a command)."""
+        return self.command is None or key in COMMANDS[self.command].keys()
 
     def check_paths(self) -> None:
         """Refuse, before any work, a data root that does not exist or is not what its layout reads,
-        and output folders that are files."""
+        input files that are not there, and output folders (those the command writes) that are files
+        or where no file can be created."""
         root = Path(self.data_root)
         if not root.exists():
             raise ConfigError(
@@ -365,13 +420,14 @@ class RunConfig:
                 raise ConfigError(f"{name} {value}: no such file; give {hint}")
         if self.folds is not None and not Path(self.folds).is_dir():
             raise ConfigError(f"folds {self.folds}: no such folder; give the folder holding test1/ ... testK/")
-        for name in ("results_dir", "checkpoint_dir", "cache_dir"):
-            path = Path(getattr(self, name))
+        for name in COMMANDS[self.command].writes if self.command else OUTPUT_FOLDERS:
+            path, flag = Path(getattr(self, name)), "--" + name.replace("_", "-")
             for folder in (path, *path.parents):
                 if folder.exists() and not folder.is_dir():
-                    raise ConfigError(
-                        f"{name} {path}: {folder} is a file, not a folder; give another --{name.replace('_', '-')}"
-                    )
+                    raise ConfigError(f"{name} {path}: {folder} is a file, not a folder; give another {flag}")
+            why = unwritable(path)
+            if why:
+                raise ConfigError(f"{name} {path}: {why}; give another {flag} or make it writable")
 
     def run_prefix(self, fold: str | None = None) -> str:
         """The run id up to the variant: data folder (and the layout's run-name key, e.g. the
@@ -420,13 +476,27 @@ class RunConfig:
         return {k: (old.get(k), v) for k, v in now.items() if old.get(k) != v}
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
+    def from_dict(cls, values: dict[str, Any], command: str | None = None) -> RunConfig:
         """Build from a flat mapping (a papermill parameters cell, a result file); unknown keys fail."""
-        return cls(**values)
+        return cls(command=command, **values)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat, in flag order: the form saved in result files and checkpoints."""
         return {k: v for name in SECTIONS for k, v in asdict(getattr(self, name)).items()}
+
+
+def unwritable(folder: Path) -> str | None:
+    """Why no file can be created in ``folder`` (or, before it exists, in its nearest existing
+    parent, where it would be made), else None. A file is created and removed: that catches
+    permissions, read-only mounts and full inode tables alike, for root too."""
+    existing = next(p for p in (folder.absolute(), *folder.absolute().parents) if p.exists())
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".visent-probe-")
+    except OSError as err:
+        return f"no file can be created in {existing} ({err.strerror or err})"
+    os.close(fd)
+    os.unlink(probe)
+    return None
 
 
 def run_label(variant: str, finetune: str = "none", values: dict[str, Any] | None = None) -> str:
@@ -495,19 +565,22 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, dataclass_fields: l
         parser.add_argument(flag, dest=f.name, choices=choices_of(f), default=argparse.SUPPRESS, help=help_text, **kind)
 
 
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """The run flags: one per ``RunConfig`` key."""
-    add_dataclass_arguments(parser, config_fields())
+def add_config_arguments(parser: argparse.ArgumentParser, command: str | None = None) -> None:
+    """The run flags: one per ``RunConfig`` key that ``command`` reads (every key without one)."""
+    keys = COMMANDS[command].keys() if command else config_keys()
+    add_dataclass_arguments(parser, [f for f in config_fields() if f.name in keys])
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    return RunConfig.from_dict({k: v for k, v in vars(args).items() if k in _SECTION_OF})
+def config_from_args(args: argparse.Namespace, command: str | None = None) -> RunConfig:
+    return RunConfig.from_dict({k: v for k, v in vars(args).items() if k in _SECTION_OF}, command)
 
 
 __all__ = [
+    "COMMANDS",
     "PRESETS",
     "SECTIONS",
     "OUTCOME_SECTIONS",
+    "Command",
     "ConfigError",
     "DataConfig",
     "ModelConfig",
@@ -521,4 +594,5 @@ __all__ = [
     "config_keys",
     "default_of",
     "run_label",
+    "unwritable",
 ]

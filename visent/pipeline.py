@@ -60,8 +60,8 @@ def index_dataset(config: RunConfig) -> Dataset:
     return load_dataset(config.dataset, config.data_root, cache=config.index_cache, **options)
 
 
-def load_data(config: RunConfig) -> Dataset:
-    """The dataset of ``config`` with a ``split`` column (a manifest's own split column wins)."""
+def usable_dataset(config: RunConfig) -> Dataset:
+    """``index_dataset``'s dataset (no split yet); one with no usable image stops here."""
     dataset = index_dataset(config)
     samples = dataset.samples
     if samples.empty:
@@ -71,6 +71,13 @@ def load_data(config: RunConfig) -> Dataset:
                 f"{p.path}: {p.reason}" + (f" ({p.detail})" if p.detail else "") for p in dataset.report.problems[:3]
             )
         )
+    return dataset
+
+
+def load_data(config: RunConfig) -> Dataset:
+    """The dataset of ``config`` with a ``split`` column (a manifest's own split column wins)."""
+    dataset = usable_dataset(config)
+    samples = dataset.samples
     if config.folds or config.cv_folds:
         samples["split"] = cv.fold_split(config, dataset)
     elif "split" not in samples or samples["split"].isna().any():
