@@ -4,12 +4,14 @@ A result always belongs to its configuration. (One test per failure of issue 12.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from tests.conftest import fast_run_flags
 from visent import pipeline
 from visent.cli import _print_result, main
 from visent.config import ConfigError, RunConfig
@@ -413,3 +415,55 @@ def test_extract_works_on_twitter_without_a_variant(tmp_path, capsys, make_tree)
     )
     out = capsys.readouterr()
     assert code == 0 and "(4 rows, 0 unreadable images)" in out.out and "Traceback" not in out.err
+
+
+# 11. Output folders where no file can be created are refused before any work (issue 26).
+
+
+@pytest.fixture(scope="module")
+def syn(tmp_path_factory):
+    """A 32-image synthetic set at 64 px: a real dataset for the runs below, trained at 32 px in seconds."""
+    from visent.data.synth import SynthConfig, generate
+
+    root = tmp_path_factory.mktemp("syn") / "syn"
+    generate(root, SynthConfig(n_images=32, image_size=64), progress=False)
+    return root
+
+
+def _train(tmp, data, *extra):
+    """``visent train`` of gap at 32 px on random weights, writing under ``tmp`` (``c``, ``r``, ``k``)."""
+    return ["train", "--data-root", str(data), "--variant", "gap", "--image-size", "32", *fast_run_flags(tmp), *extra]
+
+
+def _read_only(monkeypatch, folder: Path) -> None:
+    """Make ``folder`` behave as on a read-only mount for every writer: visent creates each file
+    through ``tempfile.mkstemp`` (atomic_write, and the writability probe), which fails there."""
+    import errno
+    import tempfile
+
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir).absolute().is_relative_to(folder):
+            raise OSError(errno.EROFS, "Read-only file system", str(dir))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+
+
+@pytest.mark.parametrize("flag, name", [("--results-dir", "r"), ("--checkpoint-dir", "k"), ("--cache-dir", "c")])
+def test_a_read_only_output_folder_is_refused_before_any_work(tmp_path, capsys, monkeypatch, syn, flag, name):
+    (tmp_path / name).mkdir()
+    _read_only(monkeypatch, tmp_path / name)
+    code, err = _cli(capsys, *_train(tmp_path, syn))
+    assert code == 2 and f"no file can be created in {tmp_path / name} (Read-only file system)" in err
+    assert f"give another {flag} or make it writable" in err
+    assert _files(tmp_path) == []  # nothing extracted, trained or written
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root creates files in a 0555 folder; the read-only test above covers it")
+def test_a_folder_without_write_permission_is_refused_before_any_work(tmp_path, capsys, syn):
+    (tmp_path / "r").mkdir(mode=0o555)
+    code, err = _cli(capsys, *_train(tmp_path, syn))
+    assert code == 2 and f"no file can be created in {tmp_path / 'r'} (Permission denied)" in err
+    assert _files(tmp_path) == []

@@ -377,8 +377,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
             distributed.init_from_env(getattr(args, "device", "auto"))
         return args.func(args)
-    except (ConfigError, FileNotFoundError, ValueError, RuntimeError, KeyError) as err:
-        # A one-line message that names the input and the fix, instead of a bare traceback.
+    except (ConfigError, OSError, ValueError, RuntimeError, KeyError) as err:
+        # A one-line message that names the input and the fix, instead of a bare traceback (OSError: a
+        # disk that fills up or turns read-only mid-run, named by its path).
         if os.environ.get("VISENT_DEBUG"):
             raise
         print(f"visent {args.command}: error: {err}", file=sys.stderr)
