@@ -467,3 +467,43 @@ def test_a_folder_without_write_permission_is_refused_before_any_work(tmp_path, 
     code, err = _cli(capsys, *_train(tmp_path, syn))
     assert code == 2 and f"no file can be created in {tmp_path / 'r'} (Permission denied)" in err
     assert _files(tmp_path) == []
+
+
+# 12. A symbolic link that points to itself is listed and skipped, not a traceback (issue 26).
+
+
+def _loop(folder: Path) -> Path:
+    (folder / "loop.jpg").symlink_to("loop.jpg")
+    return folder / "loop.jpg"
+
+
+@pytest.mark.parametrize("layout", ["folders", "vso", "synthetic"])
+def test_a_symlink_to_itself_is_listed_and_skipped_by_every_folder_layout(tmp_path, make_tree, request, layout):
+    from visent.data.layouts import load_dataset
+    from visent.data.synth import SynthConfig, generate
+
+    if layout == "synthetic":
+        root = tmp_path / "syn"
+        generate(root, SynthConfig(n_images=8, image_size=64), progress=False)
+        folder, options = next(p for p in sorted(root.iterdir()) if p.is_dir()), {}
+    else:
+        root = make_tree(tmp_path / layout, {"beautiful_flower" if layout == "vso" else "positive": ["a.jpg"]})
+        folder = next(root.iterdir())
+        options = {"ontology": request.getfixturevalue("vso_ontology")} if layout == "vso" else {}
+    _loop(folder)
+    _loop(root)
+    dataset = load_dataset(layout, root, **options)  # the index cache lists the folders too
+    listed = {(p.path, p.reason) for p in dataset.report.problems}
+    assert {(f"{folder.name}/loop.jpg", "unreadable entry"), ("loop.jpg", "unreadable entry")} <= listed
+    assert "Too many levels of symbolic links" in dataset.report.problems[0].detail
+    assert len(dataset.samples) == (8 if layout == "synthetic" else 1)
+
+
+def test_a_run_over_a_tree_with_a_symlink_loop_finishes_and_reports_it(tmp_path, capsys, syn):
+    import shutil
+
+    data = shutil.copytree(syn, tmp_path / "syn")
+    _loop(next(p for p in sorted(data.iterdir()) if p.is_dir()))
+    code, err = _cli(capsys, *_train(tmp_path, data))
+    result = json.loads(next((tmp_path / "r").glob("*.json")).read_text())
+    assert code == 0 and result["dataset"]["report"]["by_reason"]["unreadable entry"] == 1

@@ -117,9 +117,18 @@ def _folder_stats(root: Path) -> list[tuple[str, os.stat_result]]:
         seen.add((stat.st_dev, stat.st_ino))
         stats.append((folder, stat))
         with os.scandir(folder) as entries:
-            below = sorted(entry.path for entry in entries if entry.is_dir())
+            below = sorted(entry.path for entry in entries if _is_folder(entry))
         stack.extend(reversed(below))
     return stats
+
+
+def _is_folder(entry: os.DirEntry) -> bool:
+    """Whether ``entry`` is a folder; an entry whose type cannot be read (a link to itself) is not,
+    as the layouts report it and list nothing below it."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def _stat_or_none(path: str) -> os.stat_result | None:
