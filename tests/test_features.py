@@ -200,3 +200,11 @@ def test_bf16_features_get_their_own_cache_close_to_the_fp32_ones(dataset, weigh
     rows = np.setdiff1d(np.arange(len(fp32)), sorted(fp32.failed))
     a, b = (c.regions(rows).numpy().astype(np.float32) for c in (fp32, bf16))
     assert np.abs(a - b).max() <= 0.05 * np.abs(a).max()  # bf16 keeps 8 bits of mantissa
+
+
+def test_max_pixels_reaches_every_image_and_gets_a_cache_of_its_own(dataset, small, tmp_path):
+    default = extract(dataset, small, tmp_path / "cache")
+    strict = extract(dataset, small, tmp_path / "cache", max_pixels=48 * 32 - 1)  # the fixture's smallest photo
+    assert strict.root != default.root and strict.root.name.endswith("-px1535")
+    reasons = [reason for row, reason in strict.failed.items() if row not in default.failed]
+    assert len(reasons) == 5 and all("over the limit of 1,535" in r for r in reasons)

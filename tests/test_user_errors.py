@@ -507,3 +507,34 @@ def test_a_run_over_a_tree_with_a_symlink_loop_finishes_and_reports_it(tmp_path,
     code, err = _cli(capsys, *_train(tmp_path, data))
     result = json.loads(next((tmp_path / "r").glob("*.json")).read_text())
     assert code == 0 and result["dataset"]["report"]["by_reason"]["unreadable entry"] == 1
+
+
+# 13. An image over the pixel limit says so and names the flag that sets it (issue 26).
+
+
+def _png_header(path: Path, width: int, height: int) -> Path:
+    """A PNG that declares ``width`` x ``height`` pixels and holds none: what opening it reads, in 45 bytes."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+    return path
+
+
+def test_an_image_over_the_pixel_limit_is_skipped_naming_the_limit_and_the_flag(tmp_path, capsys, syn):
+    import shutil
+
+    data = shutil.copytree(syn, tmp_path / "syn")
+    big = _png_header(next(p for p in sorted(data.iterdir()) if p.is_dir()) / "big.png", 12000, 12000)
+    code, _ = _cli(capsys, *_train(tmp_path, data))
+    result = json.loads(next((tmp_path / "r").glob("*.json")).read_text())
+    [skipped] = [p for p in result["dataset"]["report"]["problems"] if p["path"] == str(big.relative_to(data))]
+    assert code == 0 and skipped["reason"] == "unreadable image"
+    assert skipped["detail"].startswith("12000x12000 = 144,000,000 pixels, over the limit of 89,478,485")
+    assert "pass --max-pixels 144000000" in skipped["detail"] and "download it again" not in skipped["detail"]
+    with pytest.raises(ConfigError, match=r"max_pixels must be an integer in \[1, 178956970\]"):
+        RunConfig(max_pixels=200_000_000)

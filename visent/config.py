@@ -26,6 +26,7 @@ from visent.backbone import FINETUNE_BLOCKS, WEIGHTS
 from visent.backbone.preprocess import DEFAULT_SIZE
 from visent.backbone.trunk import COMPILE_MIN_IMAGES, COMPILE_MODES
 from visent.data.decode import DECODERS
+from visent.data.images import DEFAULT_MAX_PIXELS, PILLOW_MAX_PIXELS
 from visent.model import VARIANTS, missing_inputs
 from visent.model.text import TEXT_WEIGHTINGS
 from visent.precision import AMP_MODES
@@ -128,6 +129,9 @@ class DataConfig:
         None, "the splits --balance equalises (default: every split; `train val` leaves the test set as it is)"
     )
     min_per_attribute: int = _opt(0, "augment training adjectives up to this many images (the paper: 700)")
+    max_pixels: int = _opt(
+        DEFAULT_MAX_PIXELS, "images with more pixels are listed as unreadable (a decompression-bomb guard)"
+    )
 
     def __post_init__(self) -> None:
         _check_choices(self)
@@ -140,6 +144,11 @@ class DataConfig:
                     f"balance_splits={list(splits)!r}: give one or more distinct split names of {list(names)}"
                 )
             object.__setattr__(self, "balance_splits", splits)  # frozen: a list from JSON becomes a tuple
+        if not isinstance(self.max_pixels, int) or not 1 <= self.max_pixels <= PILLOW_MAX_PIXELS:
+            raise ConfigError(
+                f"max_pixels must be an integer in [1, {PILLOW_MAX_PIXELS}] (Pillow opens no larger image),"
+                f" got {self.max_pixels!r}"
+            )
         if self.cv_folds == 1 or (self.cv_folds and self.cv_fold >= self.cv_folds):
             raise ConfigError(
                 f"cv_folds={self.cv_folds}, cv_fold={self.cv_fold}: need cv_folds >= 2 and 0 <= cv_fold < cv_folds"
@@ -313,7 +322,7 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "extract": Command(
         (
-            *("dataset", "data_root", "ontology", "twitter_subset", "index_cache"),
+            *("dataset", "data_root", "ontology", "twitter_subset", "index_cache", "max_pixels"),
             *("weights", "image_size", "finetune", "device", "amp"),
             *("extract_batch_size", "num_workers", "decoder", "compile", "shard_size", "cache_dir"),
         ),

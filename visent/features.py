@@ -40,6 +40,7 @@ from visent import distributed, precision
 from visent.atomic import atomic_write
 from visent.backbone import Preprocess, Weights, device_trunk, get_weights, output_shape, to_regions, uses_compile
 from visent.data.decode import choose_decoder, image_batches
+from visent.data.images import DEFAULT_MAX_PIXELS
 from visent.data.table import Dataset
 
 FORMAT_VERSION = 1
@@ -291,12 +292,18 @@ def features_fingerprint(dataset: Dataset) -> str:
 
 
 def cache_folder(
-    cache_dir: str | Path, fingerprint: str, weights: Weights, dtype: str = "fp32", layer: str = "conv5_3"
+    cache_dir: str | Path,
+    fingerprint: str,
+    weights: Weights,
+    dtype: str = "fp32",
+    layer: str = "conv5_3",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Path:
-    """``<cache_dir>/<fingerprint>-<weights id>[-pool4][-bf16]``: features of other weights, layers
-    or precision never mix."""
+    """``<cache_dir>/<fingerprint>-<weights id>[-pool4][-bf16][-px<max_pixels>]``: features of other
+    weights, layers or precision, or with other images refused as too large, never mix."""
     safe_weights = re.sub(r"[^A-Za-z0-9._-]+", "_", weights.id)[:60]
     suffix = ("" if layer == "conv5_3" else f"-{layer}") + ("" if dtype == "fp32" else f"-{dtype}")
+    suffix += "" if max_pixels == DEFAULT_MAX_PIXELS else f"-px{max_pixels}"
     return Path(cache_dir) / f"{fingerprint[:16]}-{safe_weights}{suffix}"
 
 
@@ -350,11 +357,13 @@ def extract_features(
     layer: str = "conv5_3",
     decoder: str = "auto",
     compile: str = "auto",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> FeatureCache:
     """Run the backbone up to ``layer`` over every dataset row into the cache; resume from finished shards.
 
     ``decoder`` (:func:`visent.data.decode.choose_decoder`) decodes JPEGs on the device under CUDA;
     ``compile`` (:func:`visent.backbone.uses_compile`) compiles the trunk for long CUDA extractions.
+    Images of more than ``max_pixels`` pixels are refused (listed in ``failed``).
 
     Under torchrun each rank computes the shards ``k`` with ``k % world_size == rank``; rank 0
     writes the manifest once all ranks are done, and every rank returns the finished cache.
@@ -364,13 +373,16 @@ def extract_features(
     dev = torch.device(device)
     dtype = precision.name(amp, dev)
     decoder = choose_decoder(decoder, dev)
-    ident = {"dataset_fingerprint": features_fingerprint(dataset), "weights": weights.id}
+    fingerprint = features_fingerprint(dataset)
+    ident: dict[str, str | int] = {"dataset_fingerprint": fingerprint, "weights": weights.id}
     # conv5_3 fp32 caches keep the identity they had before layer and precision were recorded
     if layer != "conv5_3":
         ident["layer"] = layer
     if dtype != "fp32":
         ident["precision"] = dtype
-    folder = cache_folder(cache_dir, ident["dataset_fingerprint"], weights, dtype, layer)
+    if max_pixels != DEFAULT_MAX_PIXELS:
+        ident["max_pixels"] = max_pixels
+    folder = cache_folder(cache_dir, fingerprint, weights, dtype, layer, max_pixels)
     shape = output_shape(weights.transform.size, layer)[:2]  # (N, C)
     if (folder / "manifest.json").exists():
         try:
@@ -411,6 +423,7 @@ def extract_features(
             batch_size=batch_size,
             num_workers=num_workers,
             augment_seed=augment_seed,
+            max_pixels=max_pixels,
         )
         bar = tqdm(
             total=len(rows), desc=f"extract {layer} ({weights.id})", unit="img", disable=not progress or not ctx.is_main

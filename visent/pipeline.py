@@ -146,6 +146,7 @@ def extract(
         layer=FINETUNE_BLOCKS[config.finetune],
         decoder=config.decoder,
         compile=config.compile,
+        max_pixels=config.max_pixels,
     )
 
 
@@ -382,7 +383,7 @@ def run_or_reuse(config: RunConfig, force: bool = False, progress: bool = True, 
 STACKED_KEYS = frozenset(
     {
         *("dataset", "data_root", "ontology", "regions", "twitter_subset", "split", "split_seed"),
-        *("cv_folds", "cv_fold", "folds", "balance", "balance_splits", "min_per_attribute"),
+        *("cv_folds", "cv_fold", "folds", "balance", "balance_splits", "min_per_attribute", "max_pixels"),
         *("variant", "weights", "image_size", "glove", "oov", "detector_query", "detector", "hidden_dim"),
         *("seed", "preset", "iterations_per_epoch", "max_epochs", "patience", "batch_size", "lr", "momentum"),
         *("device", "amp"),
