@@ -538,3 +538,32 @@ def test_an_image_over_the_pixel_limit_is_skipped_naming_the_limit_and_the_flag(
     assert "pass --max-pixels 144000000" in skipped["detail"] and "download it again" not in skipped["detail"]
     with pytest.raises(ConfigError, match=r"max_pixels must be an integer in \[1, 178956970\]"):
         RunConfig(max_pixels=200_000_000)
+
+
+# 14. A checkpoint works from any folder (issue 26).
+
+
+def test_evaluate_gives_the_same_metrics_from_any_folder_and_reuses_the_cache(tmp_path, capsys, monkeypatch, syn):
+    import shutil
+
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    shutil.copytree(syn, project / "data")
+    elsewhere.mkdir()
+    monkeypatch.chdir(project)  # every path below as a user types it: relative to the project
+    relative = ["--data-root", "data", "--cache-dir", "c", "--results-dir", "r", "--checkpoint-dir", "k"]
+    assert main([*_train(tmp_path, "data"), *relative, "--run-id", "x"]) == 0
+    capsys.readouterr()
+
+    def evaluate(checkpoint):
+        code, out = main(["evaluate", str(checkpoint), "--quiet"]), capsys.readouterr()
+        assert code == 0 and "Traceback" not in out.err, out.err
+        return json.loads(out.out)
+
+    shards = {p: p.stat().st_mtime_ns for p in (project / "c").rglob("*")}
+    at_root = evaluate("k/x.pt")
+    monkeypatch.chdir(elsewhere)
+    assert evaluate(project / "k" / "x.pt") == at_root
+    assert list(elsewhere.iterdir()) == [] and {p: p.stat().st_mtime_ns for p in (project / "c").rglob("*")} == shards
+    (project).rename(tmp_path / "moved")  # the recorded absolute paths are gone; the run folder is found again
+    assert evaluate(tmp_path / "moved" / "k" / "x.pt") == at_root
+    assert list(elsewhere.iterdir()) == [] and not project.exists()

@@ -494,6 +494,61 @@ class RunConfig:
         return {k: v for name in SECTIONS for k, v in asdict(getattr(self, name)).items()}
 
 
+#: The settings that are paths. Checkpoints and result files keep them as given (in ``config``, which
+#: the fingerprints read) and, beside that, made absolute (``paths``), so that they work from any folder.
+PATH_KEYS = (
+    "data_root",
+    "ontology",
+    "regions",
+    "folds",
+    "detector",
+    "glove",
+    "cache_dir",
+    "results_dir",
+    "checkpoint_dir",
+)
+
+
+def absolute_paths(config: RunConfig) -> dict[str, str]:
+    """Each path setting of ``config`` made absolute against the current folder; ``glove`` only when it
+    names a file (else it is a package)."""
+    return {
+        key: os.path.abspath(value)
+        for key in PATH_KEYS
+        if (value := getattr(config, key)) is not None and (key != "glove" or Path(value).exists())
+    }
+
+
+def locate_paths(config: RunConfig, recorded: dict[str, str], run_folder: Path | None) -> RunConfig:
+    """``config`` with each path setting found again, wherever the command runs. Lookup order: the
+    absolute path ``recorded`` when the run was saved; the path as given, relative to ``run_folder``
+    (the folder the run was started in, known from where its checkpoint lies now: a moved project);
+    the path as given, relative to the current folder. The first that exists wins; where none does
+    (a deleted cache), the first candidate, so that a cache is made again where the run had it."""
+    found = {}
+    for key in PATH_KEYS:
+        given = getattr(config, key)
+        if given is None or (key == "glove" and key not in recorded):
+            continue
+        candidates = [
+            *([Path(recorded[key])] if key in recorded else []),
+            *([run_folder / given] if run_folder is not None and not Path(given).is_absolute() else []),
+            Path(given),
+        ]
+        found[key] = str(next((c for c in candidates if c.exists()), candidates[0]))
+    return config.replace(**found)
+
+
+def run_folder_of(checkpoint: Path, checkpoint_dir: str) -> Path | None:
+    """The folder a run was started in, from where its checkpoint lies now and the ``checkpoint_dir``
+    it was given (``runs/k`` for ``/home/me/proj/runs/k/x.pt`` gives ``/home/me/proj``); None when
+    that folder was absolute or does not end the checkpoint's path."""
+    given, folder = Path(checkpoint_dir), checkpoint.absolute().parent
+    if given.is_absolute() or folder.parts[len(folder.parts) - len(given.parts) :] != given.parts:
+        return None
+    return folder.parents[len(given.parts) - 1] if given.parts else folder
+
+
 def unwritable(folder: Path) -> str | None:
     """Why no file can be created in ``folder`` (or, before it exists, in its nearest existing
     parent, where it would be made), else None. A file is created and removed: that catches
@@ -596,12 +651,15 @@ __all__ = [
     "RunConfig",
     "SystemConfig",
     "TrainingConfig",
+    "absolute_paths",
     "add_config_arguments",
     "add_dataclass_arguments",
     "config_fields",
     "config_from_args",
     "config_keys",
     "default_of",
+    "locate_paths",
+    "run_folder_of",
     "run_label",
     "unwritable",
 ]

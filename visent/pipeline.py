@@ -20,7 +20,7 @@ import torch
 
 from visent import cv, distributed
 from visent.backbone import FINETUNE_BLOCKS, Weights, finetune_block, get_weights, output_shape
-from visent.config import RunConfig, default_of
+from visent.config import RunConfig, absolute_paths, default_of, locate_paths, run_folder_of
 from visent.data.augment import expand_to_min_per_attribute
 from visent.data.folds import VAL_FRACTION, carve_validation
 from visent.data.layouts import LAYOUTS, load_dataset
@@ -322,6 +322,7 @@ def record(
     result = build_result(config, prepared, outcome, test.metrics, val, str(device), total_s)
     result["training"]["stacked"] = stacked
     result["env"]["world_size"] = distributed.current().world_size
+    result["paths"] = absolute_paths(config)  # beside the paths as given in config: see config.locate_paths
     result["predictions"] = per_image_predictions(prepared, test)
     if test.o is not None:
         result["examples"] = attention_examples(prepared, test)
@@ -493,10 +494,21 @@ def run_many(
     return [result for result in results if result is not None]
 
 
+def checkpoint_config(path: str | Path, state: dict, command: str) -> RunConfig:
+    """The config saved in checkpoint ``path`` (its ``state``), read as ``command`` reads it, with its
+    paths found again from the current folder (``locate_paths``) and checked."""
+    config = RunConfig.from_dict(state["config"], command)
+    run_folder = run_folder_of(Path(path), config.checkpoint_dir)
+    config = locate_paths(config, state.get("paths", {}), run_folder)
+    config.check_paths()
+    return config
+
+
 def evaluate_checkpoint(path: str | Path, split: str = "test", progress: bool = True) -> dict[str, Any]:
-    """Metrics of the best state in a checkpoint written by ``fit``, on the config's own data."""
+    """Metrics of the best state in a checkpoint written by ``fit``, on the config's own data (and
+    feature cache, found from any folder)."""
     state = load_checkpoint(path)
-    config = RunConfig.from_dict(state["config"])
+    config = checkpoint_config(path, state, "evaluate")
     device = distributed.resolve_device(config.device)
     prepared = prepare(config, device, progress)
     model = model_for(config, prepared)

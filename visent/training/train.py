@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from visent import distributed, precision
 from visent.atomic import atomic_write
-from visent.config import ConfigError, RunConfig, TrainingConfig
+from visent.config import ConfigError, RunConfig, TrainingConfig, absolute_paths
 
 if TYPE_CHECKING:
     from visent.features import RegionCache
@@ -129,6 +129,9 @@ def _state_crc32(value: Any, crc: int = 0) -> int:
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
+    """``state`` with its config's paths made absolute (``locate_paths`` reads them back from any
+    folder) and the crc32 of both, atomically."""
+    state = state | {"paths": absolute_paths(RunConfig.from_dict(state["config"]))}
     atomic_write(path, lambda fh: torch.save(state | {"crc32": _state_crc32(state)}, fh))
 
 
