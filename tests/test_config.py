@@ -30,7 +30,7 @@ def test_unknown_key_is_rejected_with_a_suggestion():
         ("variant", "attention-magic", "variant='attention-magic' is not allowed"),
         ("batch_size", 0, "batch_size must be an integer >= 1"),
         ("lr", -1.0, "lr must be a number in"),
-        ("split", "diagonal", "choose one of \\['random', 'heldout-adjectives'\\]"),
+        ("split", "diagonal", "choose one of \\['random', 'heldout-adjectives', 'given'\\]"),
         ("momentum", 1.5, "momentum must be"),
     ],
 )

@@ -343,6 +343,7 @@ def _manifest(tmp_path, make_tree, splits):
             "data_root": str(tmp_path / "img" / "manifest.csv"),
             "variant": "gap",
             "index_cache": False,
+            "split": "given",
         }
     )
 
@@ -356,10 +357,38 @@ def test_train_and_test_without_val_carves_val_from_train_and_says_so(tmp_path, 
     assert "stratified 10% of the train rows" in dataset.meta["val"]
 
 
-def test_blank_split_cells_are_assigned_and_given_ones_kept(tmp_path, make_tree):
+def test_blank_split_cells_are_assigned_and_given_ones_kept_and_counted(tmp_path, make_tree):
     config = _manifest(tmp_path, make_tree, ["test"] * 4 + [""] * 16)
-    split = pipeline.load_data(config).samples["split"].to_numpy()
+    dataset = pipeline.load_data(config)
+    split = dataset.samples["split"].to_numpy()
     assert (split[:4] == "test").all() and set(split[4:]) <= {"train", "val", "test"} and (split[4:] == "train").any()
+    assert dataset.meta["split"] == "4 rows' split given, 16 blank ones assigned by visent (random)"
+    [note] = [p for p in dataset.report.problems if p.reason == "split assigned by visent"]
+    assert note.path == str(tmp_path / "img" / "manifest.csv") and note.detail == "16 of 20 rows had a blank split cell"
+
+
+def test_a_given_split_is_named_given_in_the_run_id_and_the_config():
+    config = RunConfig.from_dict(
+        {"dataset": "manifest", "data_root": "m/manifest.csv", "split": "given", "variant": "gap"}
+    )
+    assert config.run_id == "manifest-given-gap-s0" and config.to_dict()["split"] == "given"
+    assert RunConfig(variant="gap", split="heldout-adjectives").run_id == "synthetic-heldout-adjectives-gap-s0"
+
+
+def test_a_split_column_under_a_split_visent_draws_stops_naming_the_flag(tmp_path, make_tree):
+    config = _manifest(tmp_path, make_tree, ["train"] * 8 + ["test"] * 2).replace(split="random")
+    with pytest.raises(
+        ValueError, match=r"manifest.csv has a split column \(10 of 10 rows filled\): pass --split given"
+    ):
+        pipeline.load_data(config)
+
+
+@pytest.mark.parametrize("layout", ["synthetic", "vso", "twitter", "folders"])
+def test_split_given_on_a_layout_without_a_split_column_is_refused(layout):
+    with pytest.raises(
+        ConfigError, match=f"reads the split column of the manifest layout; the '{layout}' layout has none"
+    ):
+        RunConfig.from_dict({"dataset": layout, "split": "given", "variant": "gap"})
 
 
 def test_a_train_split_without_one_class_stops_before_any_work(tmp_path, make_tree):

@@ -81,9 +81,9 @@ def _split_names() -> tuple[str, ...]:
 
 
 def _split_schemes() -> tuple[str, ...]:
-    from visent.data.splits import SCHEMES
+    from visent.data.splits import GIVEN, SCHEMES
 
-    return SCHEMES
+    return (*SCHEMES, GIVEN)
 
 
 def _check_choices(section: Any) -> None:
@@ -117,7 +117,9 @@ class DataConfig:
     )
     regions: str | None = _opt(None, "regions CSV with emotional-region boxes (optional)")
     twitter_subset: str = _opt("five", "Twitter agreement subset", _twitter_subsets)
-    split: str = _opt("random", "80/10/10 by ANP, or adjectives held out of training", _split_schemes)
+    split: str = _opt(
+        "random", "80/10/10 by ANP, adjectives held out of training, or a manifest's split column", _split_schemes
+    )
     split_seed: int = _opt(0, "seed of the split, balancing and augmentation")
     cv_folds: int = _opt(0, "k-fold cross-validation (Twitter protocol: 5); 0 = the --split scheme")
     cv_fold: int = _opt(0, "which fold is the test set, 0 .. cv_folds-1")
@@ -154,6 +156,12 @@ class DataConfig:
                 f"cv_folds={self.cv_folds}, cv_fold={self.cv_fold}: need cv_folds >= 2 and 0 <= cv_fold < cv_folds"
             )
         layout = _layouts()[self.dataset]
+        if self.split == "given" and not layout.given_split:
+            readers = [n for n, entry in _layouts().items() if entry.given_split]
+            raise ConfigError(
+                f"split='given' reads the split column of the {' and '.join(readers)} layout; the {self.dataset!r}"
+                " layout has none: use --split random or heldout-adjectives"
+            )
         for key in ("ontology", "regions"):
             if getattr(self, key) is not None and key not in layout.config_options.values():
                 readers = [n for n, entry in _layouts().items() if key in entry.config_options.values()]

@@ -24,7 +24,7 @@ from visent.config import RunConfig, absolute_paths, default_of, locate_paths, r
 from visent.data.augment import expand_to_min_per_attribute
 from visent.data.folds import VAL_FRACTION, carve_validation
 from visent.data.layouts import LAYOUTS, load_dataset
-from visent.data.splits import assign_splits, balance, find_duplicates
+from visent.data.splits import GIVEN, assign_splits, balance, find_duplicates
 from visent.data.table import CLASS_NAMES, SPLIT_NAMES, Dataset
 from visent.features import ConcatCache, FeatureCache, RegionCache, RowView, extract_features
 from visent.model import VARIANTS, LinearProbe, build_model
@@ -75,24 +75,43 @@ def usable_dataset(config: RunConfig) -> Dataset:
 
 
 def load_data(config: RunConfig) -> Dataset:
-    """The dataset of ``config`` with a ``split`` column (a manifest's own split column wins)."""
+    """The dataset of ``config`` with a ``split`` column: the folds', the dataset's own (``--split
+    given``, blank cells drawn at random and counted) or visent's."""
     dataset = usable_dataset(config)
     samples = dataset.samples
+    given_rows = int(samples["split"].notna().sum()) if "split" in samples else 0
+    source = dataset.meta.get("manifest", config.data_root)
     if config.folds or config.cv_folds:
+        if given_rows:
+            dataset.report.add(source, "split column ignored", f"{given_rows} rows: the cross-validation folds decide")
         samples["split"] = cv.fold_split(config, dataset)
-    elif "split" not in samples or samples["split"].isna().any():
-        duplicates = find_duplicates(dataset)
-        dataset.meta["duplicates"] = {
-            "groups": len(duplicates),
-            "files": sum(len(p) for p in duplicates.values()),
-            "rule": "files with identical bytes always share a split",
-        }
-        for group in duplicates.values():
-            for path in group[1:]:
-                dataset.report.add(path, "duplicate file", f"same bytes as {group[0]}; both kept, always in one split")
-        assigned = assign_splits(samples, scheme=config.split, seed=config.split_seed, duplicate_groups=duplicates)
-        given = samples["split"] if "split" in samples else pd.Series([None] * len(samples), index=samples.index)
-        samples["split"] = np.where(given.isna(), assigned, given).astype(object)  # a manifest's own cells win
+        return dataset
+    if config.split == GIVEN and not given_rows:
+        raise ValueError(f"--split given reads the split column of {source}, which has none filled; use --split random")
+    if config.split != GIVEN and given_rows:
+        raise ValueError(
+            f"{source} has a split column ({given_rows} of {len(samples)} rows filled): pass --split given to"
+            f" use it, or empty the column to let visent draw the {config.split} split"
+        )
+    if given_rows == len(samples):
+        return dataset
+    if config.split == GIVEN:
+        blank = len(samples) - given_rows
+        dataset.meta["split"] = f"{given_rows} rows' split given, {blank} blank ones assigned by visent (random)"
+        dataset.report.add(source, "split assigned by visent", f"{blank} of {len(samples)} rows had a blank split cell")
+    duplicates = find_duplicates(dataset)
+    dataset.meta["duplicates"] = {
+        "groups": len(duplicates),
+        "files": sum(len(p) for p in duplicates.values()),
+        "rule": "files with identical bytes always share a split",
+    }
+    for group in duplicates.values():
+        for path in group[1:]:
+            dataset.report.add(path, "duplicate file", f"same bytes as {group[0]}; both kept, always in one split")
+    scheme = "random" if config.split == GIVEN else config.split
+    assigned = assign_splits(samples, scheme=scheme, seed=config.split_seed, duplicate_groups=duplicates)
+    given = samples["split"] if "split" in samples else pd.Series([None] * len(samples), index=samples.index)
+    samples["split"] = np.where(given.isna(), assigned, given).astype(object)  # the given cells stay
     return dataset
 
 
