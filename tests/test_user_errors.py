@@ -436,14 +436,16 @@ def test_every_bad_input_of_the_data_chapter_names_a_test_that_exists():
 def test_extract_works_on_twitter_without_a_variant(tmp_path, capsys, make_tree):
     make_tree(tmp_path / "tw", {"images": [f"{i}.jpg" for i in range(4)]})
     (tmp_path / "tw" / "twitter_five_agrees.txt").write_text("".join(f"{i}.jpg {i % 2}\n" for i in range(4)))
-    code = main(
-        [
-            *("extract", "--dataset", "twitter", "--data-root", str(tmp_path / "tw")),
-            *("--weights", "random", "--image-size", "32", "--cache-dir", str(tmp_path / "c"), "--quiet"),
-        ]
-    )
-    out = capsys.readouterr()
+    argv = [
+        *("extract", "--dataset", "twitter", "--data-root", str(tmp_path / "tw")),
+        *("--weights", "random", "--image-size", "32", "--cache-dir", str(tmp_path / "c"), "--quiet"),
+    ]
+    code, out = main(argv), capsys.readouterr()
     assert code == 0 and "(4 rows, 0 unreadable images)" in out.out and "Traceback" not in out.err
+    # the cache holds every Twitter image (the subsets' source): what its extraction notes reaches the subset's report
+    next((tmp_path / "c").glob("*/shard-*.npy")).write_bytes(b"")
+    code, out = main(argv), capsys.readouterr()
+    assert code == 0 and "1 problem: 1 damaged feature cache file" in out.out
 
 
 # 11. Output folders where no file can be created are refused before any work (issue 26).
@@ -596,3 +598,29 @@ def test_evaluate_gives_the_same_metrics_from_any_folder_and_reuses_the_cache(tm
     (project).rename(tmp_path / "moved")  # the recorded absolute paths are gone; the run folder is found again
     assert evaluate(tmp_path / "moved" / "k" / "x.pt") == at_root
     assert list(elsewhere.iterdir()) == [] and not project.exists()
+
+
+# 15. A finished cache with damaged files heals itself in the next run (issues 24 and 26).
+
+
+CACHE_DAMAGE = {
+    "a 0-byte shard": lambda shard, manifest: shard.write_bytes(b""),
+    "a shard cut in its header": lambda shard, manifest: shard.write_bytes(shard.read_bytes()[:40]),
+    "a shard zeroed at its size": lambda shard, manifest: shard.write_bytes(bytes(shard.stat().st_size)),
+    "a truncated manifest": lambda shard, manifest: manifest.write_text(manifest.read_text()[:300]),
+}
+
+
+@pytest.mark.parametrize("damage", CACHE_DAMAGE)
+def test_a_damaged_cache_file_is_named_in_the_result_and_the_run_goes_on(tmp_path, capsys, syn, damage):
+    from visent.features import DAMAGED
+
+    assert _cli(capsys, *_train(tmp_path, syn))[0] == 0
+    [folder] = (tmp_path / "c").iterdir()
+    shard, manifest = next(folder.glob("shard-*.npy")), folder / "manifest.json"
+    CACHE_DAMAGE[damage](shard, manifest)
+    code, _ = _cli(capsys, *_train(tmp_path, syn, "--run-id", "again"))
+    report = json.loads((tmp_path / "r" / "again.json").read_text())["dataset"]["report"]
+    [named] = [p for p in report["problems"] if p["reason"] == DAMAGED]
+    assert code == 0 and named["path"] in (str(shard), str(manifest))
+    assert report["by_reason"][DAMAGED] == 1
