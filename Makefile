@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 # The embedded default: the synthetic VSO-style scene set, sized for a 2-core CPU.
 DATA := data/synthetic
 N_IMAGES ?= 1200
-RUN_FLAGS ?= --preset cpu --dataset synthetic --data-root $(DATA)
+DATA_FLAGS ?= --dataset synthetic --data-root $(DATA)
+RUN_FLAGS ?= --preset cpu $(DATA_FLAGS)
 
 .PHONY: install data features run book reproduce test clean
 
@@ -27,7 +28,7 @@ data: $(STAMP)
 	$(VISENT) synth $(DATA) --n-images $(N_IMAGES)
 
 features: data
-	$(VISENT) extract $(RUN_FLAGS)
+	$(VISENT) extract $(DATA_FLAGS)
 
 run: features
 	$(VISENT) run $(RUN_FLAGS)

@@ -36,12 +36,32 @@ FLAGS = [
 
 
 def test_extract_reports_the_cache_and_is_a_no_op_the_second_time(work):
-    out = visent("extract", *FLAGS, cwd=work)
+    out = visent("extract", "--weights", "random", "--quiet", cwd=work)
     assert "feature cache:" in out and "(32 rows, 0 unreadable images)" in out
     folder = next((work / "cache" / "features").iterdir())
     before = (folder / "manifest.json").stat().st_mtime_ns
-    visent("extract", *FLAGS, cwd=work)
+    visent("extract", "--weights", "random", "--quiet", cwd=work)
     assert (folder / "manifest.json").stat().st_mtime_ns == before
+
+
+def help_text(command):
+    return subprocess.run([sys.executable, "-m", "visent", command, "--help"], capture_output=True, text=True).stdout
+
+
+def test_extract_shows_only_the_settings_it_reads_in_half_the_help_of_run():
+    extract, run = help_text("extract"), help_text("run")
+    for flag in ("--data-root", "--weights", "--image-size", "--finetune", "--device", "--amp", "--cache-dir"):
+        assert flag in extract
+    for flag in ("--variant", "--lr", "--patience", "--momentum", "--split", "--results-dir", "--checkpoint-dir"):
+        assert flag not in extract and flag in run
+    assert len(extract) <= len(run) / 2
+
+
+def test_extract_refuses_a_training_flag_instead_of_ignoring_it(work):
+    done = subprocess.run(
+        [sys.executable, "-m", "visent", "extract", "--lr", "0.1"], capture_output=True, text=True, cwd=work
+    )
+    assert done.returncode == 2 and "unrecognized arguments: --lr 0.1" in done.stderr
 
 
 def test_run_trains_a_grid_writes_results_and_skips_existing_ones(work):

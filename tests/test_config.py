@@ -30,7 +30,7 @@ def test_unknown_key_is_rejected_with_a_suggestion():
         ("variant", "attention-magic", "variant='attention-magic' is not allowed"),
         ("batch_size", 0, "batch_size must be an integer >= 1"),
         ("lr", -1.0, "lr must be a number in"),
-        ("split", "diagonal", "choose one of \\['random', 'heldout-adjectives'\\]"),
+        ("split", "diagonal", "choose one of \\['random', 'heldout-adjectives', 'given'\\]"),
         ("momentum", 1.5, "momentum must be"),
     ],
 )
@@ -55,3 +55,27 @@ def test_cli_flags_map_onto_the_same_fields():
     c = config_from_args(parser.parse_args(["--variant", "gap", "--iterations-per-epoch", "7", "--lr", "0.01"]))
     assert (c.variant, c.iterations_per_epoch, c.lr) == ("gap", 7, 0.01)
     assert RunConfig.from_dict(c.to_dict()) == c
+
+
+@pytest.mark.parametrize("layout", ["synthetic", "vso", "twitter", "folders", "manifest"])
+def test_extract_reads_no_variant_so_its_default_is_not_checked_against_any_layout(layout):
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser, "extract")
+    config = config_from_args(parser.parse_args(["--dataset", layout, "--finetune", "conv5"]), "extract")
+    assert (config.dataset, config.finetune, config.reads("variant"), config.reads("weights")) == (
+        layout,
+        "conv5",
+        False,
+        True,
+    )
+    with pytest.raises(SystemExit):  # a setting extraction does not read is refused, not ignored
+        parser.parse_args(["--variant", "gap"])
+
+
+def test_each_command_reads_sections_or_keys_that_exist():
+    from visent.config import COMMANDS, Command
+
+    assert COMMANDS["train"].keys() == COMMANDS["run"].keys() == tuple(RunConfig().to_dict())
+    assert "lr" not in COMMANDS["extract"].keys() and COMMANDS["extract"].writes == ("cache_dir",)
+    with pytest.raises(ConfigError, match=r"\['modle'\], which are neither sections nor config keys"):
+        Command(("modle",))

@@ -89,9 +89,20 @@ def test_manifest_layout_runs_end_to_end_with_its_own_splits_and_adjectives(tmp_
     manifest = tmp_path / "mine" / "manifest.csv"
     manifest.write_text("path,label,attribute,split\n" + "\n".join(rows) + "\n")
 
-    result = train(tmp_path, "--dataset", "manifest", "--data-root", str(manifest), "--variant", "attention-truth")
+    result = train(
+        tmp_path,
+        "--dataset",
+        "manifest",
+        "--data-root",
+        str(manifest),
+        "--variant",
+        "attention-truth",
+        "--split",
+        "given",
+    )
 
     dataset = result["dataset"]
+    assert result["run_id"] == "manifest-given-attention-truth-s0" and result["config"]["split"] == "given"
     assert (dataset["n_train"], dataset["n_val"], dataset["n_test"]) == (6, 2, 2)
     assert dataset["n_attributes"] == 2
     assert dataset["report"]["by_reason"] == {"listed image missing": 1, "malformed row": 1}

@@ -241,3 +241,16 @@ def test_visent_cv_with_published_folds_runs_variants_and_seeds_and_summarises(t
     assert "2-fold mean test accuracy" in done.stdout
     again = subprocess.run(done.args, capture_output=True, text=True, cwd=tmp_path, timeout=900)
     assert again.returncode == 0 and again.stdout.count("reused") == 8
+
+
+def test_folds_of_another_dataset_say_that_no_fold_entry_is_in_the_data(tmp_path, small_twitter, capsys):
+    from visent.cli import main
+
+    root, *_ = small_twitter
+    other = {f"other{i}.jpg": i % 2 for i in range(8)}
+    folds_dir = _write_folds(tmp_path / "other", [(list(other)[:4], list(other)[4:])] * 2, other)
+    code = main(["cv", "--dataset", "twitter", "--data-root", str(root), "--folds", str(folds_dir), "--variant", "gap"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert f"{folds_dir / 'test1'}/train.txt lists 4 images and none of them is in {root}" in err
+    assert "it lists e.g. other0.jpg, other1.jpg; the dataset holds e.g. images/" in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import io
 import json
 import os
 import time
@@ -346,3 +347,36 @@ def test_the_no_index_cache_setting_reaches_the_layout(vso_tree, vso_ontology, b
     load_data(config), load_data(config)
 
     assert builds["vso"] == 2 and entries() == []
+
+
+def _header_copy_overwritten(data: bytes) -> bytes:
+    """A letter of the header changed in the Arrow schema's base64 copy of it, which is what pyarrow reads."""
+    import base64
+
+    import pyarrow.parquet as pq
+
+    copy = pq.ParquetFile(io.BytesIO(data)).metadata.metadata[b"ARROW:schema"]
+    changed = base64.b64encode(base64.b64decode(copy).replace(b"purple_unicorn", b"purple_unicorX"))
+    assert len(changed) == len(copy) and changed != copy
+    return data.replace(copy, changed)
+
+
+OVERWRITE = {
+    "in a data page": lambda data: data.replace(b"beautiful_sky/1.jpg", b"beautiful_sky/X.jpg", 1),
+    "in the header": _header_copy_overwritten,
+}
+
+
+@pytest.mark.parametrize("where", OVERWRITE)
+def test_an_entry_with_bytes_overwritten_is_rebuilt_with_a_warning(vso_tree, vso_ontology, builds, where):
+    first = load_dataset("vso", vso_tree, ontology=vso_ontology)
+    [entry] = entries()
+    data = entry.read_bytes()
+    entry.write_bytes(OVERWRITE[where](data))
+    assert entry.stat().st_size == len(data)
+
+    with pytest.warns(IndexCacheWarning, match=f"rebuilding the unreadable index cache {entry}"):
+        rebuilt = load_dataset("vso", vso_tree, ontology=vso_ontology)
+
+    assert builds["vso"] == 2
+    assert_same(rebuilt, first)

@@ -187,3 +187,56 @@ def test_a_checkpoint_of_another_learning_rate_is_not_resumed(tmp_path):
     first = train(model, toy_data(), config(variant="gap", max_epochs=2), tmp_path / "c.pt")
     out = train(model, toy_data(), config(variant="gap", max_epochs=2, lr=0.01), tmp_path / "c.pt")
     assert out.seconds != first.seconds and out.history != first.history
+
+
+def _overwrite_a_tensor(path):
+    """The bytes of the checkpoint's largest tensor overwritten in place, the file size unchanged:
+    the file still loads, with other weights."""
+    state = torch.load(path, weights_only=True)
+    tensor = max(state["best_state"].values(), key=torch.Tensor.numel)
+    data, old = path.read_bytes(), tensor.numpy().tobytes()
+    assert data.count(old) >= 1
+    path.write_bytes(data.replace(old, bytes(len(old))))
+
+
+CHECKPOINT_DAMAGE = {
+    "cut in half": lambda path: path.write_bytes(path.read_bytes()[: path.stat().st_size // 2]),
+    "a tensor overwritten": _overwrite_a_tensor,
+}
+
+
+@pytest.mark.parametrize("damage", CHECKPOINT_DAMAGE)
+def test_a_damaged_checkpoint_is_moved_aside_and_the_run_starts_afresh_saying_why(tmp_path, damage):
+    from visent.training.train import CheckpointWarning
+
+    cfg = config(variant="gap", max_epochs=2)
+    torch.manual_seed(0)
+    train(
+        build_model("gap", region_dim=16, hidden_dim=16),
+        toy_data(),
+        config(variant="gap", max_epochs=1),
+        tmp_path / "c.pt",
+    )
+    CHECKPOINT_DAMAGE[damage](tmp_path / "c.pt")
+    with pytest.warns(
+        CheckpointWarning, match=f"{tmp_path / 'c.pt'}.*moved it to {tmp_path / 'c.pt.damaged'}, training"
+    ):
+        out = train(build_model("gap", region_dim=16, hidden_dim=16), toy_data(), cfg, tmp_path / "c.pt")
+    assert out.epochs == 2 and out.resumed_seconds == 0.0  # both epochs trained here
+    assert (tmp_path / "c.pt.damaged").is_file() and load_checkpoint(tmp_path / "c.pt")["epoch"] == 1
+
+
+def test_load_checkpoint_checks_the_recorded_crc32(tmp_path):
+    from visent.training.train import CheckpointError
+
+    torch.manual_seed(0)
+    train(
+        build_model("gap", region_dim=16, hidden_dim=16),
+        toy_data(),
+        config(variant="gap", max_epochs=1),
+        tmp_path / "c.pt",
+    )
+    assert torch.load(tmp_path / "c.pt", weights_only=True)["crc32"] > 0
+    _overwrite_a_tensor(tmp_path / "c.pt")
+    with pytest.raises(CheckpointError, match="do not match the crc32 recorded when it was written"):
+        load_checkpoint(tmp_path / "c.pt")

@@ -4,12 +4,14 @@ A result always belongs to its configuration. (One test per failure of issue 12.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from tests.conftest import fast_run_flags
 from visent import pipeline
 from visent.cli import _print_result, main
 from visent.config import ConfigError, RunConfig
@@ -103,6 +105,23 @@ def test_a_foreign_torch_file_is_not_taken_for_a_checkpoint(tmp_path, capsys):
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
     code, err = _cli(capsys, "evaluate", str(tmp_path / "other.pt"))
     assert code == 2 and "lacks ['config', 'best_state', 'best_epoch']" in err
+
+
+def test_a_checkpoint_whose_keys_have_the_wrong_types_is_named(tmp_path, capsys):
+    torch.save({"config": "x", "best_state": {}, "best_epoch": 1}, tmp_path / "odd.pt")
+    code, err = _cli(capsys, "evaluate", str(tmp_path / "odd.pt"))
+    assert code == 2 and f"{tmp_path / 'odd.pt'}: config is a str, not a dict" in err
+
+
+def test_a_folder_given_as_checkpoint_is_named_with_one_of_its_files(tmp_path, capsys):
+    (tmp_path / "k").mkdir()
+    (tmp_path / "k" / "run.pt").write_bytes(b"")
+    code, err = _cli(capsys, "evaluate", str(tmp_path / "k"))
+    assert (
+        code == 2
+        and f"checkpoint {tmp_path / 'k'} is a folder; give one of its .pt files, e.g. {tmp_path / 'k' / 'run.pt'}"
+        in err
+    )
 
 
 def test_a_garbage_detector_is_named(tmp_path):
@@ -324,6 +343,7 @@ def _manifest(tmp_path, make_tree, splits):
             "data_root": str(tmp_path / "img" / "manifest.csv"),
             "variant": "gap",
             "index_cache": False,
+            "split": "given",
         }
     )
 
@@ -337,10 +357,38 @@ def test_train_and_test_without_val_carves_val_from_train_and_says_so(tmp_path, 
     assert "stratified 10% of the train rows" in dataset.meta["val"]
 
 
-def test_blank_split_cells_are_assigned_and_given_ones_kept(tmp_path, make_tree):
+def test_blank_split_cells_are_assigned_and_given_ones_kept_and_counted(tmp_path, make_tree):
     config = _manifest(tmp_path, make_tree, ["test"] * 4 + [""] * 16)
-    split = pipeline.load_data(config).samples["split"].to_numpy()
+    dataset = pipeline.load_data(config)
+    split = dataset.samples["split"].to_numpy()
     assert (split[:4] == "test").all() and set(split[4:]) <= {"train", "val", "test"} and (split[4:] == "train").any()
+    assert dataset.meta["split"] == "4 rows' split given, 16 blank ones assigned by visent (random)"
+    [note] = [p for p in dataset.report.problems if p.reason == "split assigned by visent"]
+    assert note.path == str(tmp_path / "img" / "manifest.csv") and note.detail == "16 of 20 rows had a blank split cell"
+
+
+def test_a_given_split_is_named_given_in_the_run_id_and_the_config():
+    config = RunConfig.from_dict(
+        {"dataset": "manifest", "data_root": "m/manifest.csv", "split": "given", "variant": "gap"}
+    )
+    assert config.run_id == "manifest-given-gap-s0" and config.to_dict()["split"] == "given"
+    assert RunConfig(variant="gap", split="heldout-adjectives").run_id == "synthetic-heldout-adjectives-gap-s0"
+
+
+def test_a_split_column_under_a_split_visent_draws_stops_naming_the_flag(tmp_path, make_tree):
+    config = _manifest(tmp_path, make_tree, ["train"] * 8 + ["test"] * 2).replace(split="random")
+    with pytest.raises(
+        ValueError, match=r"manifest.csv has a split column \(10 of 10 rows filled\): pass --split given"
+    ):
+        pipeline.load_data(config)
+
+
+@pytest.mark.parametrize("layout", ["synthetic", "vso", "twitter", "folders"])
+def test_split_given_on_a_layout_without_a_split_column_is_refused(layout):
+    with pytest.raises(
+        ConfigError, match=f"reads the split column of the manifest layout; the '{layout}' layout has none"
+    ):
+        RunConfig.from_dict({"dataset": layout, "split": "given", "variant": "gap"})
 
 
 def test_a_train_split_without_one_class_stops_before_any_work(tmp_path, make_tree):
@@ -380,3 +428,199 @@ def test_every_bad_input_of_the_data_chapter_names_a_test_that_exists():
     )
     assert len(named) >= 19
     assert [t for t in named if t not in defined] == []
+
+
+# 10. Each command validates only the settings it reads.
+
+
+def test_extract_works_on_twitter_without_a_variant(tmp_path, capsys, make_tree):
+    make_tree(tmp_path / "tw", {"images": [f"{i}.jpg" for i in range(4)]})
+    (tmp_path / "tw" / "twitter_five_agrees.txt").write_text("".join(f"{i}.jpg {i % 2}\n" for i in range(4)))
+    argv = [
+        *("extract", "--dataset", "twitter", "--data-root", str(tmp_path / "tw")),
+        *("--weights", "random", "--image-size", "32", "--cache-dir", str(tmp_path / "c"), "--quiet"),
+    ]
+    code, out = main(argv), capsys.readouterr()
+    assert code == 0 and "(4 rows, 0 unreadable images)" in out.out and "Traceback" not in out.err
+    # the cache holds every Twitter image (the subsets' source): what its extraction notes reaches the subset's report
+    next((tmp_path / "c").glob("*/shard-*.npy")).write_bytes(b"")
+    code, out = main(argv), capsys.readouterr()
+    assert code == 0 and "1 problem: 1 damaged feature cache file" in out.out
+
+
+# 11. Output folders where no file can be created are refused before any work (issue 26).
+
+
+@pytest.fixture(scope="module")
+def syn(tmp_path_factory):
+    """A 32-image synthetic set at 64 px: a real dataset for the runs below, trained at 32 px in seconds."""
+    from visent.data.synth import SynthConfig, generate
+
+    root = tmp_path_factory.mktemp("syn") / "syn"
+    generate(root, SynthConfig(n_images=32, image_size=64), progress=False)
+    return root
+
+
+def _train(tmp, data, *extra):
+    """``visent train`` of gap at 32 px on random weights, writing under ``tmp`` (``c``, ``r``, ``k``)."""
+    return ["train", "--data-root", str(data), "--variant", "gap", "--image-size", "32", *fast_run_flags(tmp), *extra]
+
+
+def _read_only(monkeypatch, folder: Path) -> None:
+    """Make ``folder`` behave as on a read-only mount for every writer: visent creates each file
+    through ``tempfile.mkstemp`` (atomic_write, and the writability probe), which fails there."""
+    import errno
+    import tempfile
+
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir).absolute().is_relative_to(folder):
+            raise OSError(errno.EROFS, "Read-only file system", str(dir))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+
+
+@pytest.mark.parametrize("flag, name", [("--results-dir", "r"), ("--checkpoint-dir", "k"), ("--cache-dir", "c")])
+def test_a_read_only_output_folder_is_refused_before_any_work(tmp_path, capsys, monkeypatch, syn, flag, name):
+    (tmp_path / name).mkdir()
+    _read_only(monkeypatch, tmp_path / name)
+    code, err = _cli(capsys, *_train(tmp_path, syn))
+    assert code == 2 and f"no file can be created in {tmp_path / name} (Read-only file system)" in err
+    assert f"give another {flag} or make it writable" in err
+    assert _files(tmp_path) == []  # nothing extracted, trained or written
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root creates files in a 0555 folder; the read-only test above covers it")
+def test_a_folder_without_write_permission_is_refused_before_any_work(tmp_path, capsys, syn):
+    (tmp_path / "r").mkdir(mode=0o555)
+    code, err = _cli(capsys, *_train(tmp_path, syn))
+    assert code == 2 and f"no file can be created in {tmp_path / 'r'} (Permission denied)" in err
+    assert _files(tmp_path) == []
+
+
+# 12. A symbolic link that points to itself is listed and skipped, not a traceback (issue 26).
+
+
+def _loop(folder: Path) -> Path:
+    (folder / "loop.jpg").symlink_to("loop.jpg")
+    return folder / "loop.jpg"
+
+
+@pytest.mark.parametrize("layout", ["folders", "vso", "synthetic"])
+def test_a_symlink_to_itself_is_listed_and_skipped_by_every_folder_layout(tmp_path, make_tree, request, layout):
+    from visent.data.layouts import load_dataset
+    from visent.data.synth import SynthConfig, generate
+
+    if layout == "synthetic":
+        root = tmp_path / "syn"
+        generate(root, SynthConfig(n_images=8, image_size=64), progress=False)
+        folder, options = next(p for p in sorted(root.iterdir()) if p.is_dir()), {}
+    else:
+        root = make_tree(tmp_path / layout, {"beautiful_flower" if layout == "vso" else "positive": ["a.jpg"]})
+        folder = next(root.iterdir())
+        options = {"ontology": request.getfixturevalue("vso_ontology")} if layout == "vso" else {}
+    _loop(folder)
+    _loop(root)
+    dataset = load_dataset(layout, root, **options)  # the index cache lists the folders too
+    listed = {(p.path, p.reason) for p in dataset.report.problems}
+    assert {(f"{folder.name}/loop.jpg", "unreadable entry"), ("loop.jpg", "unreadable entry")} <= listed
+    assert "Too many levels of symbolic links" in dataset.report.problems[0].detail
+    assert len(dataset.samples) == (8 if layout == "synthetic" else 1)
+
+
+def test_a_run_over_a_tree_with_a_symlink_loop_finishes_and_reports_it(tmp_path, capsys, syn):
+    import shutil
+
+    data = shutil.copytree(syn, tmp_path / "syn")
+    _loop(next(p for p in sorted(data.iterdir()) if p.is_dir()))
+    code, err = _cli(capsys, *_train(tmp_path, data))
+    result = json.loads(next((tmp_path / "r").glob("*.json")).read_text())
+    assert code == 0 and result["dataset"]["report"]["by_reason"]["unreadable entry"] == 1
+
+
+# 13. An image over the pixel limit says so and names the flag that sets it (issue 26).
+
+
+def _png_header(path: Path, width: int, height: int) -> Path:
+    """A PNG that declares ``width`` x ``height`` pixels and holds none: what opening it reads, in 45 bytes."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+    return path
+
+
+def test_an_image_over_the_pixel_limit_is_skipped_naming_the_limit_and_the_flag(tmp_path, capsys, syn):
+    import shutil
+
+    data = shutil.copytree(syn, tmp_path / "syn")
+    big = _png_header(next(p for p in sorted(data.iterdir()) if p.is_dir()) / "big.png", 12000, 12000)
+    code, _ = _cli(capsys, *_train(tmp_path, data))
+    result = json.loads(next((tmp_path / "r").glob("*.json")).read_text())
+    [skipped] = [p for p in result["dataset"]["report"]["problems"] if p["path"] == str(big.relative_to(data))]
+    assert code == 0 and skipped["reason"] == "unreadable image"
+    assert skipped["detail"].startswith("12000x12000 = 144,000,000 pixels, over the limit of 89,478,485")
+    assert "pass --max-pixels 144000000" in skipped["detail"] and "download it again" not in skipped["detail"]
+    with pytest.raises(ConfigError, match=r"max_pixels must be an integer in \[1, 178956970\]"):
+        RunConfig(max_pixels=200_000_000)
+
+
+# 14. A checkpoint works from any folder (issue 26).
+
+
+def test_evaluate_gives_the_same_metrics_from_any_folder_and_reuses_the_cache(tmp_path, capsys, monkeypatch, syn):
+    import shutil
+
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    shutil.copytree(syn, project / "data")
+    elsewhere.mkdir()
+    monkeypatch.chdir(project)  # every path below as a user types it: relative to the project
+    relative = ["--data-root", "data", "--cache-dir", "c", "--results-dir", "r", "--checkpoint-dir", "k"]
+    assert main([*_train(tmp_path, "data"), *relative, "--run-id", "x"]) == 0
+    capsys.readouterr()
+
+    def evaluate(checkpoint):
+        code, out = main(["evaluate", str(checkpoint), "--quiet"]), capsys.readouterr()
+        assert code == 0 and "Traceback" not in out.err, out.err
+        return json.loads(out.out)
+
+    shards = {p: p.stat().st_mtime_ns for p in (project / "c").rglob("*")}
+    at_root = evaluate("k/x.pt")
+    monkeypatch.chdir(elsewhere)
+    assert evaluate(project / "k" / "x.pt") == at_root
+    assert list(elsewhere.iterdir()) == [] and {p: p.stat().st_mtime_ns for p in (project / "c").rglob("*")} == shards
+    (project).rename(tmp_path / "moved")  # the recorded absolute paths are gone; the run folder is found again
+    assert evaluate(tmp_path / "moved" / "k" / "x.pt") == at_root
+    assert list(elsewhere.iterdir()) == [] and not project.exists()
+
+
+# 15. A finished cache with damaged files heals itself in the next run (issues 24 and 26).
+
+
+CACHE_DAMAGE = {
+    "a 0-byte shard": lambda shard, manifest: shard.write_bytes(b""),
+    "a shard cut in its header": lambda shard, manifest: shard.write_bytes(shard.read_bytes()[:40]),
+    "a shard zeroed at its size": lambda shard, manifest: shard.write_bytes(bytes(shard.stat().st_size)),
+    "a truncated manifest": lambda shard, manifest: manifest.write_text(manifest.read_text()[:300]),
+}
+
+
+@pytest.mark.parametrize("damage", CACHE_DAMAGE)
+def test_a_damaged_cache_file_is_named_in_the_result_and_the_run_goes_on(tmp_path, capsys, syn, damage):
+    from visent.features import DAMAGED
+
+    assert _cli(capsys, *_train(tmp_path, syn))[0] == 0
+    [folder] = (tmp_path / "c").iterdir()
+    shard, manifest = next(folder.glob("shard-*.npy")), folder / "manifest.json"
+    CACHE_DAMAGE[damage](shard, manifest)
+    code, _ = _cli(capsys, *_train(tmp_path, syn, "--run-id", "again"))
+    report = json.loads((tmp_path / "r" / "again.json").read_text())["dataset"]["report"]
+    [named] = [p for p in report["problems"] if p["reason"] == DAMAGED]
+    assert code == 0 and named["path"] in (str(shard), str(manifest))
+    assert report["by_reason"][DAMAGED] == 1

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from dataclasses import fields
 from pathlib import Path
 
@@ -30,8 +31,8 @@ from visent.model import VARIANTS, default_variants
 
 
 def _config(args: argparse.Namespace) -> RunConfig:
-    """The command line's config, its paths checked before any work starts."""
-    config = config_from_args(args)
+    """The command line's config (the settings its command reads), its paths checked before any work starts."""
+    config = config_from_args(args, args.command)
     config.check_paths()
     return config
 
@@ -48,11 +49,11 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 def _cmd_extract(args: argparse.Namespace) -> int:
     from visent import distributed
-    from visent.pipeline import features_for, load_data, weights_for
+    from visent.pipeline import features_for, usable_dataset, weights_for
 
     config = _config(args)
     device = distributed.resolve_device(config.device)
-    dataset = load_data(config)
+    dataset = usable_dataset(config)
     cache = features_for(config, dataset, weights_for(config), device, progress=not args.quiet)
 
     if not distributed.current().is_main:
@@ -284,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("cv", _cmd_cv, "k-fold cross-validation (default 5 folds), a result per fold and a summary"),
     ):
         p = sub.add_parser(name, help=help)
-        add_config_arguments(p)
+        add_config_arguments(p, name)
         p.add_argument("--quiet", action="store_true", help="no progress bars")
         if name in ("run", "cv"):
             default = "every variant the dataset has the inputs for" if name == "run" else "--variant"
@@ -353,16 +354,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warnings(command: str) -> None:
+    """Warnings as one line each, like the errors: ``visent <command>: warning: <message>``."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"visent {command}: warning: {message}", file=sys.stderr if file is None else file)
+
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():  # restores the warning display for a caller of main()
+        _one_line_warnings(args.command)
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command in ("extract", "train", "run", "cv"):
             from visent import distributed
 
             distributed.init_from_env(getattr(args, "device", "auto"))
         return args.func(args)
-    except (ConfigError, FileNotFoundError, ValueError, RuntimeError, KeyError) as err:
-        # A one-line message that names the input and the fix, instead of a bare traceback.
+    except (ConfigError, OSError, ValueError, RuntimeError, KeyError) as err:
+        # A one-line message that names the input and the fix, instead of a bare traceback (OSError: a
+        # disk that fills up or turns read-only mid-run, named by its path).
         if os.environ.get("VISENT_DEBUG"):
             raise
         print(f"visent {args.command}: error: {err}", file=sys.stderr)

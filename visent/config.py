@@ -14,7 +14,9 @@ import argparse
 import difflib
 import hashlib
 import json
+import os
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import MISSING, Field, asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -24,6 +26,7 @@ from visent.backbone import FINETUNE_BLOCKS, WEIGHTS
 from visent.backbone.preprocess import DEFAULT_SIZE
 from visent.backbone.trunk import COMPILE_MIN_IMAGES, COMPILE_MODES
 from visent.data.decode import DECODERS
+from visent.data.images import DEFAULT_MAX_PIXELS, PILLOW_MAX_PIXELS
 from visent.model import VARIANTS, missing_inputs
 from visent.model.text import TEXT_WEIGHTINGS
 from visent.precision import AMP_MODES
@@ -78,9 +81,9 @@ def _split_names() -> tuple[str, ...]:
 
 
 def _split_schemes() -> tuple[str, ...]:
-    from visent.data.splits import SCHEMES
+    from visent.data.splits import GIVEN, SCHEMES
 
-    return SCHEMES
+    return (*SCHEMES, GIVEN)
 
 
 def _check_choices(section: Any) -> None:
@@ -114,7 +117,9 @@ class DataConfig:
     )
     regions: str | None = _opt(None, "regions CSV with emotional-region boxes (optional)")
     twitter_subset: str = _opt("five", "Twitter agreement subset", _twitter_subsets)
-    split: str = _opt("random", "80/10/10 by ANP, or adjectives held out of training", _split_schemes)
+    split: str = _opt(
+        "random", "80/10/10 by ANP, adjectives held out of training, or a manifest's split column", _split_schemes
+    )
     split_seed: int = _opt(0, "seed of the split, balancing and augmentation")
     cv_folds: int = _opt(0, "k-fold cross-validation (Twitter protocol: 5); 0 = the --split scheme")
     cv_fold: int = _opt(0, "which fold is the test set, 0 .. cv_folds-1")
@@ -126,6 +131,9 @@ class DataConfig:
         None, "the splits --balance equalises (default: every split; `train val` leaves the test set as it is)"
     )
     min_per_attribute: int = _opt(0, "augment training adjectives up to this many images (the paper: 700)")
+    max_pixels: int = _opt(
+        DEFAULT_MAX_PIXELS, "images with more pixels are listed as unreadable (a decompression-bomb guard)"
+    )
 
     def __post_init__(self) -> None:
         _check_choices(self)
@@ -138,11 +146,22 @@ class DataConfig:
                     f"balance_splits={list(splits)!r}: give one or more distinct split names of {list(names)}"
                 )
             object.__setattr__(self, "balance_splits", splits)  # frozen: a list from JSON becomes a tuple
+        if not isinstance(self.max_pixels, int) or not 1 <= self.max_pixels <= PILLOW_MAX_PIXELS:
+            raise ConfigError(
+                f"max_pixels must be an integer in [1, {PILLOW_MAX_PIXELS}] (Pillow opens no larger image),"
+                f" got {self.max_pixels!r}"
+            )
         if self.cv_folds == 1 or (self.cv_folds and self.cv_fold >= self.cv_folds):
             raise ConfigError(
                 f"cv_folds={self.cv_folds}, cv_fold={self.cv_fold}: need cv_folds >= 2 and 0 <= cv_fold < cv_folds"
             )
         layout = _layouts()[self.dataset]
+        if self.split == "given" and not layout.given_split:
+            readers = [n for n, entry in _layouts().items() if entry.given_split]
+            raise ConfigError(
+                f"split='given' reads the split column of the {' and '.join(readers)} layout; the {self.dataset!r}"
+                " layout has none: use --split random or heldout-adjectives"
+            )
         for key in ("ontology", "regions"):
             if getattr(self, key) is not None and key not in layout.config_options.values():
                 readers = [n for n, entry in _layouts().items() if key in entry.config_options.values()]
@@ -278,6 +297,50 @@ SECTIONS: dict[str, type] = {
 #: The sections that decide what a run computes.
 OUTCOME_SECTIONS = ("data", "model", "training")
 _SECTION_OF: dict[str, str] = {f.name: name for name, cls in SECTIONS.items() for f in fields(cls)}
+#: The output folders, each written by the commands that list it in ``Command.writes``.
+OUTPUT_FOLDERS = ("results_dir", "checkpoint_dir", "cache_dir")
+
+
+@dataclass(frozen=True)
+class Command:
+    """The settings one subcommand reads and the folders it writes.
+
+    ``reads`` (section names or keys) are the settings it validates and, unless they come from a
+    checkpoint, its flags; the keys it does not read keep their defaults and no check involving
+    them runs. ``writes`` are checked for writability before any work."""
+
+    reads: tuple[str, ...]
+    writes: tuple[str, ...] = ()
+    from_checkpoint: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in (*self.reads, *self.writes) if name not in SECTIONS and name not in _SECTION_OF]
+        if unknown:
+            raise ConfigError(f"a command reads or writes {unknown}, which are neither sections nor config keys")
+
+    def keys(self) -> tuple[str, ...]:
+        """The keys of ``reads``, in flag order."""
+        wanted = {k for k, section in _SECTION_OF.items() if section in self.reads} | set(self.reads)
+        return tuple(k for k in _SECTION_OF if k in wanted)
+
+
+#: What each subcommand reads and writes (``visent predict``: one more entry). Extraction reads the
+#: images, the backbone (weights, size, the layer ``finetune`` caches), where and at which precision
+#: it runs, and the cache settings; the split, the head, the schedule and the results are not its.
+COMMANDS: dict[str, Command] = {
+    "extract": Command(
+        (
+            *("dataset", "data_root", "ontology", "twitter_subset", "index_cache", "max_pixels"),
+            *("weights", "image_size", "finetune", "device", "amp"),
+            *("extract_batch_size", "num_workers", "decoder", "compile", "shard_size", "cache_dir"),
+        ),
+        writes=("cache_dir",),
+    ),
+    "train": Command(tuple(SECTIONS), writes=OUTPUT_FOLDERS),
+    "run": Command(tuple(SECTIONS), writes=OUTPUT_FOLDERS),
+    "cv": Command(tuple(SECTIONS), writes=OUTPUT_FOLDERS),
+    "evaluate": Command(tuple(SECTIONS), from_checkpoint=True),
+}
 
 
 class RunConfig:
@@ -288,13 +351,17 @@ class RunConfig:
     model: ModelConfig
     training: TrainingConfig
     system: SystemConfig
+    command: str | None
 
-    def __init__(self, **values: Any) -> None:
+    def __init__(self, *, command: str | None = None, **values: Any) -> None:
+        """``command``: the subcommand whose settings these are (``COMMANDS``); None for all of them."""
         _reject_unknown(values)
+        object.__setattr__(self, "command", command)
         for name, cls in SECTIONS.items():
             own = {f.name for f in fields(cls)}
             object.__setattr__(self, name, cls(**{k: v for k, v in values.items() if k in own}))
-        self._check_inputs()
+        if self.reads("variant"):  # a command that reads no variant (extract) has no query to check
+            self._check_inputs()
         if self.system.run_id is None:
             run_id = f"{self.run_prefix()}-{self.run_label()}-s{self.training.seed}"
             object.__setattr__(self, "system", replace(self.system, run_id=run_id))
@@ -343,11 +410,16 @@ class RunConfig:
 
     def replace(self, **changes: Any) -> RunConfig:
         """A new config with ``changes``; ``run_id`` is derived again unless given or set before."""
-        return RunConfig.from_dict(self.to_dict() | changes)
+        return RunConfig.from_dict(self.to_dict() | changes, command=self.command)
+
+    def reads(self, key: str) -> bool:
+        """Whether this config's command reads ``key`` (every key, without a command)."""
+        return self.command is None or key in COMMANDS[self.command].keys()
 
     def check_paths(self) -> None:
         """Refuse, before any work, a data root that does not exist or is not what its layout reads,
-        and output folders that are files."""
+        input files that are not there, and output folders (those the command writes) that are files
+        or where no file can be created."""
         root = Path(self.data_root)
         if not root.exists():
             raise ConfigError(
@@ -365,13 +437,14 @@ class RunConfig:
                 raise ConfigError(f"{name} {value}: no such file; give {hint}")
         if self.folds is not None and not Path(self.folds).is_dir():
             raise ConfigError(f"folds {self.folds}: no such folder; give the folder holding test1/ ... testK/")
-        for name in ("results_dir", "checkpoint_dir", "cache_dir"):
-            path = Path(getattr(self, name))
+        for name in COMMANDS[self.command].writes if self.command else OUTPUT_FOLDERS:
+            path, flag = Path(getattr(self, name)), "--" + name.replace("_", "-")
             for folder in (path, *path.parents):
                 if folder.exists() and not folder.is_dir():
-                    raise ConfigError(
-                        f"{name} {path}: {folder} is a file, not a folder; give another --{name.replace('_', '-')}"
-                    )
+                    raise ConfigError(f"{name} {path}: {folder} is a file, not a folder; give another {flag}")
+            why = unwritable(path)
+            if why:
+                raise ConfigError(f"{name} {path}: {why}; give another {flag} or make it writable")
 
     def run_prefix(self, fold: str | None = None) -> str:
         """The run id up to the variant: data folder (and the layout's run-name key, e.g. the
@@ -420,13 +493,82 @@ class RunConfig:
         return {k: (old.get(k), v) for k, v in now.items() if old.get(k) != v}
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
+    def from_dict(cls, values: dict[str, Any], command: str | None = None) -> RunConfig:
         """Build from a flat mapping (a papermill parameters cell, a result file); unknown keys fail."""
-        return cls(**values)
+        return cls(command=command, **values)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat, in flag order: the form saved in result files and checkpoints."""
         return {k: v for name in SECTIONS for k, v in asdict(getattr(self, name)).items()}
+
+
+#: The settings that are paths. Checkpoints and result files keep them as given (in ``config``, which
+#: the fingerprints read) and, beside that, made absolute (``paths``), so that they work from any folder.
+PATH_KEYS = (
+    "data_root",
+    "ontology",
+    "regions",
+    "folds",
+    "detector",
+    "glove",
+    "cache_dir",
+    "results_dir",
+    "checkpoint_dir",
+)
+
+
+def absolute_paths(config: RunConfig) -> dict[str, str]:
+    """Each path setting of ``config`` made absolute against the current folder; ``glove`` only when it
+    names a file (else it is a package)."""
+    return {
+        key: os.path.abspath(value)
+        for key in PATH_KEYS
+        if (value := getattr(config, key)) is not None and (key != "glove" or Path(value).exists())
+    }
+
+
+def locate_paths(config: RunConfig, recorded: dict[str, str], run_folder: Path | None) -> RunConfig:
+    """``config`` with each path setting found again, wherever the command runs. Lookup order: the
+    absolute path ``recorded`` when the run was saved; the path as given, relative to ``run_folder``
+    (the folder the run was started in, known from where its checkpoint lies now: a moved project);
+    the path as given, relative to the current folder. The first that exists wins; where none does
+    (a deleted cache), the first candidate, so that a cache is made again where the run had it."""
+    found = {}
+    for key in PATH_KEYS:
+        given = getattr(config, key)
+        if given is None or (key == "glove" and key not in recorded):
+            continue
+        candidates = [
+            *([Path(recorded[key])] if key in recorded else []),
+            *([run_folder / given] if run_folder is not None and not Path(given).is_absolute() else []),
+            Path(given),
+        ]
+        found[key] = str(next((c for c in candidates if c.exists()), candidates[0]))
+    return config.replace(**found)
+
+
+def run_folder_of(checkpoint: Path, checkpoint_dir: str) -> Path | None:
+    """The folder a run was started in, from where its checkpoint lies now and the ``checkpoint_dir``
+    it was given (``runs/k`` for ``/home/me/proj/runs/k/x.pt`` gives ``/home/me/proj``); None when
+    that folder was absolute or does not end the checkpoint's path."""
+    given, folder = Path(checkpoint_dir), checkpoint.absolute().parent
+    if given.is_absolute() or folder.parts[len(folder.parts) - len(given.parts) :] != given.parts:
+        return None
+    return folder.parents[len(given.parts) - 1] if given.parts else folder
+
+
+def unwritable(folder: Path) -> str | None:
+    """Why no file can be created in ``folder`` (or, before it exists, in its nearest existing
+    parent, where it would be made), else None. A file is created and removed: that catches
+    permissions, read-only mounts and full inode tables alike, for root too."""
+    existing = next(p for p in (folder.absolute(), *folder.absolute().parents) if p.exists())
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".visent-probe-")
+    except OSError as err:
+        return f"no file can be created in {existing} ({err.strerror or err})"
+    os.close(fd)
+    os.unlink(probe)
+    return None
 
 
 def run_label(variant: str, finetune: str = "none", values: dict[str, Any] | None = None) -> str:
@@ -495,30 +637,37 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, dataclass_fields: l
         parser.add_argument(flag, dest=f.name, choices=choices_of(f), default=argparse.SUPPRESS, help=help_text, **kind)
 
 
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """The run flags: one per ``RunConfig`` key."""
-    add_dataclass_arguments(parser, config_fields())
+def add_config_arguments(parser: argparse.ArgumentParser, command: str | None = None) -> None:
+    """The run flags: one per ``RunConfig`` key that ``command`` reads (every key without one)."""
+    keys = COMMANDS[command].keys() if command else config_keys()
+    add_dataclass_arguments(parser, [f for f in config_fields() if f.name in keys])
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    return RunConfig.from_dict({k: v for k, v in vars(args).items() if k in _SECTION_OF})
+def config_from_args(args: argparse.Namespace, command: str | None = None) -> RunConfig:
+    return RunConfig.from_dict({k: v for k, v in vars(args).items() if k in _SECTION_OF}, command)
 
 
 __all__ = [
+    "COMMANDS",
     "PRESETS",
     "SECTIONS",
     "OUTCOME_SECTIONS",
+    "Command",
     "ConfigError",
     "DataConfig",
     "ModelConfig",
     "RunConfig",
     "SystemConfig",
     "TrainingConfig",
+    "absolute_paths",
     "add_config_arguments",
     "add_dataclass_arguments",
     "config_fields",
     "config_from_args",
     "config_keys",
     "default_of",
+    "locate_paths",
+    "run_folder_of",
     "run_label",
+    "unwritable",
 ]

@@ -20,11 +20,11 @@ import torch
 
 from visent import cv, distributed
 from visent.backbone import FINETUNE_BLOCKS, Weights, finetune_block, get_weights, output_shape
-from visent.config import RunConfig, default_of
+from visent.config import RunConfig, absolute_paths, default_of, locate_paths, run_folder_of
 from visent.data.augment import expand_to_min_per_attribute
 from visent.data.folds import VAL_FRACTION, carve_validation
 from visent.data.layouts import LAYOUTS, load_dataset
-from visent.data.splits import assign_splits, balance, find_duplicates
+from visent.data.splits import GIVEN, assign_splits, balance, find_duplicates
 from visent.data.table import CLASS_NAMES, SPLIT_NAMES, Dataset
 from visent.features import ConcatCache, FeatureCache, RegionCache, RowView, extract_features
 from visent.model import VARIANTS, LinearProbe, build_model
@@ -60,8 +60,8 @@ def index_dataset(config: RunConfig) -> Dataset:
     return load_dataset(config.dataset, config.data_root, cache=config.index_cache, **options)
 
 
-def load_data(config: RunConfig) -> Dataset:
-    """The dataset of ``config`` with a ``split`` column (a manifest's own split column wins)."""
+def usable_dataset(config: RunConfig) -> Dataset:
+    """``index_dataset``'s dataset (no split yet); one with no usable image stops here."""
     dataset = index_dataset(config)
     samples = dataset.samples
     if samples.empty:
@@ -71,21 +71,47 @@ def load_data(config: RunConfig) -> Dataset:
                 f"{p.path}: {p.reason}" + (f" ({p.detail})" if p.detail else "") for p in dataset.report.problems[:3]
             )
         )
+    return dataset
+
+
+def load_data(config: RunConfig) -> Dataset:
+    """The dataset of ``config`` with a ``split`` column: the folds', the dataset's own (``--split
+    given``, blank cells drawn at random and counted) or visent's."""
+    dataset = usable_dataset(config)
+    samples = dataset.samples
+    given_rows = int(samples["split"].notna().sum()) if "split" in samples else 0
+    source = dataset.meta.get("manifest", config.data_root)
     if config.folds or config.cv_folds:
+        if given_rows:
+            dataset.report.add(source, "split column ignored", f"{given_rows} rows: the cross-validation folds decide")
         samples["split"] = cv.fold_split(config, dataset)
-    elif "split" not in samples or samples["split"].isna().any():
-        duplicates = find_duplicates(dataset)
-        dataset.meta["duplicates"] = {
-            "groups": len(duplicates),
-            "files": sum(len(p) for p in duplicates.values()),
-            "rule": "files with identical bytes always share a split",
-        }
-        for group in duplicates.values():
-            for path in group[1:]:
-                dataset.report.add(path, "duplicate file", f"same bytes as {group[0]}; both kept, always in one split")
-        assigned = assign_splits(samples, scheme=config.split, seed=config.split_seed, duplicate_groups=duplicates)
-        given = samples["split"] if "split" in samples else pd.Series([None] * len(samples), index=samples.index)
-        samples["split"] = np.where(given.isna(), assigned, given).astype(object)  # a manifest's own cells win
+        return dataset
+    if config.split == GIVEN and not given_rows:
+        raise ValueError(f"--split given reads the split column of {source}, which has none filled; use --split random")
+    if config.split != GIVEN and given_rows:
+        raise ValueError(
+            f"{source} has a split column ({given_rows} of {len(samples)} rows filled): pass --split given to"
+            f" use it, or empty the column to let visent draw the {config.split} split"
+        )
+    if given_rows == len(samples):
+        return dataset
+    if config.split == GIVEN:
+        blank = len(samples) - given_rows
+        dataset.meta["split"] = f"{given_rows} rows' split given, {blank} blank ones assigned by visent (random)"
+        dataset.report.add(source, "split assigned by visent", f"{blank} of {len(samples)} rows had a blank split cell")
+    duplicates = find_duplicates(dataset)
+    dataset.meta["duplicates"] = {
+        "groups": len(duplicates),
+        "files": sum(len(p) for p in duplicates.values()),
+        "rule": "files with identical bytes always share a split",
+    }
+    for group in duplicates.values():
+        for path in group[1:]:
+            dataset.report.add(path, "duplicate file", f"same bytes as {group[0]}; both kept, always in one split")
+    scheme = "random" if config.split == GIVEN else config.split
+    assigned = assign_splits(samples, scheme=scheme, seed=config.split_seed, duplicate_groups=duplicates)
+    given = samples["split"] if "split" in samples else pd.Series([None] * len(samples), index=samples.index)
+    samples["split"] = np.where(given.isna(), assigned, given).astype(object)  # the given cells stay
     return dataset
 
 
@@ -139,6 +165,7 @@ def extract(
         layer=FINETUNE_BLOCKS[config.finetune],
         decoder=config.decoder,
         compile=config.compile,
+        max_pixels=config.max_pixels,
     )
 
 
@@ -151,7 +178,10 @@ def features_for(
     if layout.feature_source is None:
         return extract(config, dataset, weights, device, progress)
     source = layout.feature_source(Path(dataset.root), config.index_cache)
+    indexed = len(source.report)
     cache = extract(config, source, weights, device, progress)
+    # what extraction noted (a damaged shard re-extracted, a file decoded by PIL) belongs to this run's report
+    dataset.report.problems.extend(source.report.problems[indexed:])
     dataset.meta.setdefault("timing", {}).update(source.meta.get("timing", {}))
     row_of = {path: i for i, path in enumerate(source.samples["path"])}
     return RowView(cache, np.array([row_of[p] for p in dataset.samples["path"]], dtype=np.int64))
@@ -311,6 +341,7 @@ def record(
     result = build_result(config, prepared, outcome, test.metrics, val, str(device), total_s)
     result["training"]["stacked"] = stacked
     result["env"]["world_size"] = distributed.current().world_size
+    result["paths"] = absolute_paths(config)  # beside the paths as given in config: see config.locate_paths
     result["predictions"] = per_image_predictions(prepared, test)
     if test.o is not None:
         result["examples"] = attention_examples(prepared, test)
@@ -372,7 +403,7 @@ def run_or_reuse(config: RunConfig, force: bool = False, progress: bool = True, 
 STACKED_KEYS = frozenset(
     {
         *("dataset", "data_root", "ontology", "regions", "twitter_subset", "split", "split_seed"),
-        *("cv_folds", "cv_fold", "folds", "balance", "balance_splits", "min_per_attribute"),
+        *("cv_folds", "cv_fold", "folds", "balance", "balance_splits", "min_per_attribute", "max_pixels"),
         *("variant", "weights", "image_size", "glove", "oov", "detector_query", "detector", "hidden_dim"),
         *("seed", "preset", "iterations_per_epoch", "max_epochs", "patience", "batch_size", "lr", "momentum"),
         *("device", "amp"),
@@ -482,10 +513,21 @@ def run_many(
     return [result for result in results if result is not None]
 
 
+def checkpoint_config(path: str | Path, state: dict, command: str) -> RunConfig:
+    """The config saved in checkpoint ``path`` (its ``state``), read as ``command`` reads it, with its
+    paths found again from the current folder (``locate_paths``) and checked."""
+    config = RunConfig.from_dict(state["config"], command)
+    run_folder = run_folder_of(Path(path), config.checkpoint_dir)
+    config = locate_paths(config, state.get("paths", {}), run_folder)
+    config.check_paths()
+    return config
+
+
 def evaluate_checkpoint(path: str | Path, split: str = "test", progress: bool = True) -> dict[str, Any]:
-    """Metrics of the best state in a checkpoint written by ``fit``, on the config's own data."""
+    """Metrics of the best state in a checkpoint written by ``fit``, on the config's own data (and
+    feature cache, found from any folder)."""
     state = load_checkpoint(path)
-    config = RunConfig.from_dict(state["config"])
+    config = checkpoint_config(path, state, "evaluate")
     device = distributed.resolve_device(config.device)
     prepared = prepare(config, device, progress)
     model = model_for(config, prepared)

@@ -22,6 +22,7 @@ from visent.data.layouts import (
     load_dataset,
 )
 from visent.data.splits import (
+    GIVEN,
     SCHEMES,
     SplitError,
     SplitWarning,
@@ -46,6 +47,7 @@ __all__ = [
     "EMOTION_POLARITY",
     "IMAGE_EXTENSIONS",
     "LAYOUTS",
+    "GIVEN",
     "SCHEMES",
     "SPLIT_NAMES",
     "DataReport",

@@ -78,13 +78,16 @@ class _Rows(TorchDataset):
     """Rows of a dataset, and their PIL decode: ``(row, uint8 (3, H, W), reason)``, zeros and the reason
     for a file that cannot be read."""
 
-    def __init__(self, dataset: Dataset, rows: np.ndarray, transform: Preprocess, augment_seed: int) -> None:
+    def __init__(
+        self, dataset: Dataset, rows: np.ndarray, transform: Preprocess, augment_seed: int, max_pixels: int
+    ) -> None:
         self.root = Path(dataset.root)
         self.paths = dataset.samples["path"].to_numpy()
         self.augment = dataset.samples["augment"].to_numpy() if "augment" in dataset.samples else None
         self.rows = rows
         self.transform = transform
         self.augment_seed = augment_seed
+        self.max_pixels = max_pixels
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -94,7 +97,7 @@ class _Rows(TorchDataset):
 
     def decode(self, row: int) -> tuple[int, Tensor, str]:
         try:
-            img = load_image(self.root / self.paths[row])
+            img = load_image(self.root / self.paths[row], self.max_pixels)
             if self.augmentation(row) > 0:
                 img = augment_image(img, self.augmentation(row), self.augment_seed)
             return row, self.transform.to_uint8(img), ""
@@ -119,7 +122,7 @@ class _EncodedRows(_Rows):
             return (*self.decode(row), "")  # augmentation is by design, not a fallback: not reported
         try:
             data = (self.root / self.paths[row]).read_bytes()
-            refusal, orientation = _device_refusal(data)
+            refusal, orientation = _device_refusal(data, self.max_pixels)
         except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as err:
             refusal, orientation = f"unreadable header ({err})", 1
         if refusal:
@@ -128,7 +131,7 @@ class _EncodedRows(_Rows):
         return row, torch.frombuffer(bytearray(data), dtype=torch.uint8), "", orientation
 
 
-def _device_refusal(data: bytes) -> tuple[str, int]:
+def _device_refusal(data: bytes, max_pixels: int) -> tuple[str, int]:
     """Why ``data`` should not go to ``decode_jpeg`` ("" if it may), and its EXIF orientation."""
     with warnings.catch_warnings(), Image.open(io.BytesIO(data)) as img:  # reads the header only
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size check below decides
@@ -137,7 +140,7 @@ def _device_refusal(data: bytes) -> tuple[str, int]:
             return f"not a JPEG ({img.format})", 1
         if img.mode not in ("RGB", "L"):
             return f"{img.mode} JPEG, converted to RGB as PIL converts it on the CPU", 1
-        if width * height > DEFAULT_MAX_PIXELS:
+        if width * height > max_pixels:
             return "above the decompression-bomb guard (PIL reports it)", 1
         orientation = int(img.getexif().get(ExifTags.Base.Orientation, 1))
     # A truncated file must fail as it does under PIL, not decode grey. The rare file with bytes after
@@ -180,11 +183,12 @@ def image_batches(
     batch_size: int,
     num_workers: int,
     augment_seed: int = 0,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Iterator[Batch]:
     """Batches of ``rows`` of ``dataset`` as ``(rows, uint8 (B, 3, H, W) on device, reasons)``, decoded by
     ``decoder`` (``pil`` or ``tensor``); a row that cannot be read is zeros with its reason."""
     on_pil = decoder == "pil"
-    files = (_ImageRows if on_pil else _EncodedRows)(dataset, rows, transform, augment_seed)
+    files = (_ImageRows if on_pil else _EncodedRows)(dataset, rows, transform, augment_seed, max_pixels)
     loader = DataLoader(
         files,
         batch_size=batch_size,

@@ -148,6 +148,12 @@ def published_split(dataset: Dataset, folds: PublishedFolds, fold: int) -> np.nd
     where = folds.root / f"test{fold + 1}"
     split = np.full(len(paths), UNASSIGNED, dtype=object)
     for part, entries in (("train", folds.train[fold]), ("test", folds.test[fold])):
+        if entries and not any(by_name.get(name) is not None for name in entries):
+            raise FoldsError(
+                f"{where}/{part}.txt lists {len(entries)} images and none of them is in {dataset.root}"
+                f" (it lists e.g. {', '.join(list(entries)[:2])}; the dataset holds e.g. {', '.join(paths[:2])}):"
+                " these are the folds of another dataset; give --folds of this one"
+            )
         for name, label in entries.items():
             found = by_name.get(name)
             if found is None:

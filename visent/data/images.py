@@ -18,8 +18,10 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from visent.data.table import DataReport
 
-#: Pillow's own default: about 89.5 megapixels (a 9459 x 9459 image).
+#: Pillow's own default: about 89.5 megapixels (a 9459 x 9459 image); ``--max-pixels`` changes it.
 DEFAULT_MAX_PIXELS: int = 89_478_485
+#: The most ``max_pixels`` may be: Pillow refuses to open anything above twice its default.
+PILLOW_MAX_PIXELS: int = 2 * DEFAULT_MAX_PIXELS
 
 #: VGG-16 input side. Smaller images are still used, but upsampled by the transform.
 MIN_SIDE: int = 224
@@ -75,6 +77,8 @@ def load_image(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MA
                 # Image.open only reads the header; truncation shows up when decoding.
                 img.load()
                 upright = ImageOps.exif_transpose(img)
+    except ImageError:  # our own verdict (the pixel limit), not a decoding error
+        raise
     except Image.DecompressionBombError as err:
         raise ImageError(path, f"decompression bomb refused by Pillow ({err})") from None
     except UnidentifiedImageError:
@@ -90,8 +94,9 @@ def _check_pixels(path: Path, size: tuple[int, int], max_pixels: int | None) -> 
     if max_pixels is not None and width * height > max_pixels:
         raise ImageError(
             path,
-            f"decompression bomb guard: {width}x{height} = {width * height} pixels exceeds "
-            f"max_pixels={max_pixels}; raise max_pixels if the file is trusted",
+            f"{width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,} that guards against"
+            f" decompression bombs; if the file is trusted, pass --max-pixels {width * height} (at most"
+            f" {PILLOW_MAX_PIXELS:,}) or downscale it",
         )
 
 

@@ -15,6 +15,7 @@ import json
 import os
 import time
 import warnings
+import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ from visent.usercache import user_cache_dir
 
 FORMAT = 1
 METADATA_KEY = b"visent.index"
+#: The crc32 of the header's bytes: the footer has no checksum of its own, the pages have theirs.
+CRC_KEY = b"visent.index.crc32"
 RACY_WINDOW_NS = 2_000_000_000
 #: The modules whose code decides what an index holds: a change to any of them retires every entry.
 CODE_MODULES: tuple[str, ...] = ("visent.data.table", "visent.data.ontology", "visent.data.text", __name__)
@@ -114,9 +117,18 @@ def _folder_stats(root: Path) -> list[tuple[str, os.stat_result]]:
         seen.add((stat.st_dev, stat.st_ino))
         stats.append((folder, stat))
         with os.scandir(folder) as entries:
-            below = sorted(entry.path for entry in entries if entry.is_dir())
+            below = sorted(entry.path for entry in entries if _is_folder(entry))
         stack.extend(reversed(below))
     return stats
+
+
+def _is_folder(entry: os.DirEntry) -> bool:
+    """Whether ``entry`` is a folder; an entry whose type cannot be read (a link to itself) is not,
+    as the layouts report it and list nothing below it."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def _stat_or_none(path: str) -> os.stat_result | None:
@@ -147,7 +159,10 @@ def _read(path: Path, key: str) -> Dataset | None:
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path)  # the footer only: a stale entry costs no table read
-    header = json.loads(schema.metadata[METADATA_KEY])
+    text = schema.metadata[METADATA_KEY]
+    if int(schema.metadata[CRC_KEY]) != zlib.crc32(text):
+        raise ValueError("its header does not match the crc32 recorded when it was written")
+    header = json.loads(text)
     if header["format"] != FORMAT or header["key"] != key or header["code"] != code_digest():
         return None
     inputs = tuple(header["inputs"])
@@ -162,7 +177,9 @@ def _read(path: Path, key: str) -> Dataset | None:
     # ParquetFile on one thread, not read_table: read_table's dataset machinery and per-thread
     # buffers cost ~40 MB more peak RSS at 100,000 rows.
     repeated = [f.name for f in schema if f.name != "path" and pa.types.is_string(f.type)]
-    table = pq.ParquetFile(path, read_dictionary=repeated).read(use_threads=False)
+    # Every page's crc32 is checked (written with it by _save): damaged bytes raise instead of
+    # serving another table.
+    table = pq.ParquetFile(path, read_dictionary=repeated, page_checksum_verification=True).read(use_threads=False)
     samples = pd.DataFrame({name: _column(table.column(name), dtype) for name, dtype in header["dtypes"].items()})
     report = DataReport([Problem(*problem) for problem in header["problems"]])
     return Dataset(header["name"], Path(header["root"]), samples, report, header["meta"], inputs)
@@ -209,8 +226,9 @@ def _save(path: Path, key: str, dataset: Dataset, started_ns: int) -> None:
         if json.loads(json.dumps(header["meta"])) != header["meta"]:
             raise ValueError("the dataset's meta does not survive JSON unchanged")
         table = pa.Table.from_pandas(dataset.samples, preserve_index=False)
-        table = table.replace_schema_metadata({METADATA_KEY: json.dumps(header).encode("utf-8")})
-        atomic_write(path, lambda fh: pq.write_table(table, fh))
+        text = json.dumps(header).encode("utf-8")
+        table = table.replace_schema_metadata({METADATA_KEY: text, CRC_KEY: str(zlib.crc32(text)).encode()})
+        atomic_write(path, lambda fh: pq.write_table(table, fh, write_page_checksum=True))
     except (OSError, TypeError, ValueError, pa.ArrowException) as exc:
         warnings.warn(
             f"could not save the index of {dataset.root} in {path.parent} ({exc!r}); it is rebuilt next time."

@@ -24,6 +24,9 @@ import pandas as pd
 from visent.data.table import CLASS_NAMES, NEGATIVE, POSITIVE, SPLIT_NAMES, Dataset, DatasetError
 
 SCHEMES: tuple[str, ...] = ("random", "heldout-adjectives")
+#: The split a dataset brings (a manifest's ``split`` column), named so in run ids, tables and result
+#: files; blank cells are drawn as ``random`` draws them.
+GIVEN = "given"
 BALANCE_METHODS: tuple[str, ...] = ("undersample", "oversample")
 
 TRAIN, VAL, TEST = 0, 1, 2

@@ -8,7 +8,10 @@ exactly the batches it would have drawn without the interruption.
 from __future__ import annotations
 
 import math
+import os
 import time
+import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +25,7 @@ from tqdm import tqdm
 
 from visent import distributed, precision
 from visent.atomic import atomic_write
-from visent.config import ConfigError, RunConfig, TrainingConfig
+from visent.config import ConfigError, RunConfig, TrainingConfig, absolute_paths
 
 if TYPE_CHECKING:
     from visent.features import RegionCache
@@ -111,8 +114,25 @@ def _val_loss(model: nn.Module, data: TrainData, device: torch.device, amp: str)
     return float(-np.log(p_true).mean()), float((probs.argmax(1) == y).mean())
 
 
+def _state_crc32(value: Any, crc: int = 0) -> int:
+    """crc32 over a nested state (tensor bytes and scalars, in order): ``torch.load`` checks no
+    checksum, so a checkpoint whose bytes were overwritten would otherwise load wrong weights."""
+    if isinstance(value, torch.Tensor):
+        return zlib.crc32(value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().data, crc)
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            crc = _state_crc32(item, crc)
+        return crc
+    return zlib.crc32(repr(value).encode(), crc)
+
+
 def _save_checkpoint(path: Path, state: dict) -> None:
-    atomic_write(path, lambda fh: torch.save(state, fh))
+    """``state`` with its config's paths made absolute (``locate_paths`` reads them back from any
+    folder) and the crc32 of both, atomically."""
+    state = state | {"paths": absolute_paths(RunConfig.from_dict(state["config"]))}
+    atomic_write(path, lambda fh: torch.save(state | {"crc32": _state_crc32(state)}, fh))
 
 
 @dataclass(frozen=True)
@@ -137,9 +157,19 @@ class CheckpointError(ValueError):
     """A file that is not a checkpoint written by ``fit``; the message names it."""
 
 
+#: What a checkpoint must hold, and of which type, to be read at all.
+_CHECKPOINT_KEYS = {"config": dict, "best_state": dict, "best_epoch": int}
+
+
 def load_checkpoint(path: str | Path) -> dict:
-    """A checkpoint written by ``fit``; loads with ``weights_only=True`` (no code is unpickled)."""
-    if not Path(path).is_file():
+    """A checkpoint written by ``fit``; loads with ``weights_only=True`` (no code is unpickled) and
+    checks the crc32 recorded when it was written (checkpoints written before it was recorded load
+    without). Anything else raises ``CheckpointError`` naming the file."""
+    path = Path(path)
+    if path.is_dir():
+        example = next(iter(sorted(path.glob("*.pt"))), path / "<run id>.pt")
+        raise CheckpointError(f"checkpoint {path} is a folder; give one of its .pt files, e.g. {example}")
+    if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist; `visent train` writes them into --checkpoint-dir")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -148,10 +178,39 @@ def load_checkpoint(path: str | Path) -> dict:
             f"{path} is not a checkpoint written by visent ({type(err).__name__}); "
             "pass a .pt file from --checkpoint-dir"
         ) from None
-    missing = [k for k in ("config", "best_state", "best_epoch") if not isinstance(state, dict) or k not in state]
+    missing = [k for k in _CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
     if missing:
         raise CheckpointError(f"{path} lacks {missing}: not a checkpoint written by visent's training")
+    wrong = [
+        f"{k} is a {type(state[k]).__name__}, not a {t.__name__}"
+        for k, t in _CHECKPOINT_KEYS.items()
+        if not isinstance(state[k], t)
+    ]
+    if wrong:
+        raise CheckpointError(f"{path}: {'; '.join(wrong)}: not a checkpoint written by visent's training")
+    recorded = state.pop("crc32", None)
+    if recorded is not None and _state_crc32(state) != recorded:
+        raise CheckpointError(f"{path} is damaged: its contents do not match the crc32 recorded when it was written")
     return state
+
+
+class CheckpointWarning(UserWarning):
+    """A checkpoint could not be resumed and was moved aside; the message names it and says why."""
+
+
+def resume_state(checkpoint: Checkpoint) -> dict | None:
+    """The saved state of ``checkpoint``, or None when there is none; a damaged one is moved aside
+    to ``<name>.damaged`` (by the main process) with a warning, and the run starts afresh."""
+    if not checkpoint.path.exists():
+        return None
+    try:
+        return load_checkpoint(checkpoint.path)
+    except CheckpointError as err:
+        aside = checkpoint.path.with_name(checkpoint.path.name + ".damaged")
+        if distributed.current().is_main:
+            os.replace(checkpoint.path, aside)
+        warnings.warn(f"{err}; moved it to {aside}, training {checkpoint.run.run_id} afresh", CheckpointWarning)
+        return None
 
 
 def param_groups(model: nn.Module, config: TrainingConfig) -> list[dict[str, Any]]:
@@ -205,8 +264,8 @@ def fit(
     iterations, max_epochs, patience = config.schedule()
     start_epoch, bad_epochs, seconds, resumed = 0, 0, 0.0, 0.0
     identity = data.identity()
-    if checkpoint and checkpoint.path.exists():
-        state = load_checkpoint(checkpoint.path)
+    state = resume_state(checkpoint) if checkpoint else None
+    if checkpoint and state is not None:
         if checkpoint.resumes(state["config"]) and state.get("data") == identity:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])

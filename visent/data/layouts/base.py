@@ -49,6 +49,8 @@ class Layout:
     fold_column: str | None = None
     #: Whether the root may be a file (a manifest CSV) rather than a folder.
     root_may_be_file: bool = False
+    #: Whether its table may carry a ``split`` column, which ``--split given`` reads.
+    given_split: bool = False
     #: A ``RunConfig`` key whose value joins the run id (two Twitter subsets never share one).
     run_name_key: str | None = None
     #: ``(root, cache) -> Dataset`` whose feature cache serves this layout's datasets (a superset).

@@ -74,18 +74,23 @@ def scan(folder: Path, root: Path, report: DataReport) -> tuple[list[str], list[
     """Sorted file and folder names directly inside ``folder``.
 
     Names that are not valid UTF-8 (possible on Linux file systems) cannot be stored in the
-    table or written to JSON, so they are reported instead of listed.
+    table or written to JSON, so they are reported instead of listed; so are entries whose type
+    cannot be read (a symbolic link that points to itself).
     """
-    files, folders = [], []
+    files: list[str] = []
+    folders: list[str] = []
     with os.scandir(folder) as entries:
         for entry in entries:
+            relative = os.path.relpath(entry.path, root)
             if not is_utf8(entry.name):
-                relative = os.path.relpath(entry.path, root)
                 report.add(printable(relative), "undecodable file name", "rename it to a UTF-8 name (e.g. with convmv)")
-            elif entry.is_dir():
-                folders.append(entry.name)
-            else:
-                files.append(entry.name)
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError as err:
+                report.add(relative, "unreadable entry", f"{err.strerror}; fix or remove it (a symbolic link loop?)")
+                continue
+            (folders if is_dir else files).append(entry.name)
     return sorted(files), sorted(folders)
 
 

@@ -19,6 +19,7 @@ MANIFEST_COLUMNS: tuple[str, ...] = ("path", "label", "attribute", "split")
     "a CSV with path,label and optional attribute, split columns (the root may be the CSV)",
     config_options={"regions": "regions"},
     root_may_be_file=True,
+    given_split=True,
 )
 def load_manifest(root: Path, *, regions: str | os.PathLike[str] | None = None, name: str | None = None) -> Dataset:
     """A CSV (``root``, or ``root/manifest.csv`` when ``root`` is a folder) listing images.
