@@ -343,7 +343,8 @@ def test_manifest_reports_unused_columns_and_rows_with_extra_fields(tmp_path, ma
 
 def test_unknown_layout_lists_the_valid_ones(tmp_path):
     with pytest.raises(
-        ValueError, match="unknown dataset layout 'coco'; valid layouts: folders, manifest, synthetic, twitter, twitter2, vso"
+        ValueError,
+        match="unknown dataset layout 'coco'; valid layouts: folders, manifest, synthetic, twitter, twitter2, vso",
     ):
         load_dataset("coco", tmp_path)
 
