@@ -55,7 +55,7 @@ TWITTER2_TEXT_VARIANTS := attention-text attention-text-shuffled text-only
 # The plain mean: it beat idf on validation (make twitter2-weighting; the chapter shows the comparison).
 TWITTER2_WEIGHTING ?= mean
 TWITTER2_FT_SEEDS ?= 0
-TWITTER2_FT_VARIANTS ?= gap attention-text
+TWITTER2_FT_VARIANTS ?= gap attention-vso-adjective
 
 .PHONY: twitter2 twitter2-balanced twitter2-released twitter2-weighting twitter2-finetune
 
