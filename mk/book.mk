@@ -13,7 +13,7 @@ CHROMIUM := /usr/bin/chromium
 .PHONY: book-includes book-html mathjax chromium
 
 book-includes: $(STAMP)
-	$(PY) -m visent.reporting.report --results-dir results --out-dir book/_generated --ontology $(ONTOLOGY) --twitter $(TWITTER)
+	$(PY) -m visent.reporting.report --results-dir results --out-dir book/_generated --ontology $(ONTOLOGY) --twitter $(TWITTER) --twitter2 $(TWITTER2)
 
 $(MATHJAX_NPM)/tex-chtml.js:
 	@command -v npm >/dev/null || { echo "make mathjax: npm is needed to install MathJax (apt-get install npm)" >&2; exit 1; }

@@ -43,6 +43,14 @@ SNIPPETS = [
     "twitter_schedule.md",
     "twitter_verdict.md",
     "twitter_finetune.md",
+    "twitter2_data.md",
+    "twitter2_weighting.md",
+    "twitter2_schedule.md",
+    "twitter2_table.md",
+    "twitter2_contrasts.md",
+    "twitter2_maps.md",
+    "twitter2_verdict.md",
+    "findings_twitter2.md",
 ]
 
 
@@ -97,6 +105,8 @@ def test_without_result_files_every_snippet_is_written_and_says_not_yet_measured
     text = {p.name: p.read_text() for p in paths}
     for name in ("headline.md", "table1.md", "extended.md", "contrasts.md", "leak.md", "bench.md"):
         assert "Not yet measured" in text[name], name
+    assert all("Not yet measured" in text[name] for name in SNIPPETS if name.startswith("twitter2_"))
+    assert "not yet measured" in text["findings_twitter2.md"]
     headline = _rows(text["headline.md"])
     assert [row["variant"] for row in headline] == runnable_variants("synthetic")
     assert "attention-text" not in runnable_variants("synthetic")  # no texts in the synthetic scenes

@@ -98,3 +98,11 @@ def test_bootstrap_contrast_pools_the_test_images_of_every_pair():
     assert c.mean == pytest.approx(0.4)
     assert c.verdict() == "beats"
     assert c.method == stats.BOOTSTRAP
+
+
+def test_mean_interval_is_the_one_sample_corrected_interval():
+    runs = [_result("gap", f, 0, acc) for f, acc in enumerate([0.60, 0.62, 0.64, 0.58, 0.61])]
+    mean, low, high = stats.mean_interval(runs)
+    expected = stats.corrected_resampled_t([0.60, 0.62, 0.64, 0.58, 0.61], n_train=400, n_test=100)
+    assert (mean, low, high) == pytest.approx(expected[:3])
+    assert low < 0.61 < high

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from visent.reporting.words import best_word_steered, weighting_choice, weighting_text
+import pytest
+
+from visent.reporting.words import WordsChapter, weighting_choice, weighting_text
 
 
 def run(weighting: str, fold: int, val: float) -> dict:
@@ -44,10 +46,78 @@ def test_the_weighting_is_not_chosen_before_every_fold_has_run():
 
 def test_the_fine_tuned_word_steered_variant_is_the_one_better_on_validation():
     def frozen(variant: str, val: float) -> dict:
-        record = run("mean", 0, val)
+        record = run("idf", 0, val)
         return record | {"variant": variant}
 
-    assert best_word_steered([frozen("attention-text", 0.6)]) is None
-    assert best_word_steered([frozen("attention-text", 0.6), frozen("attention-vso-adjective", 0.7)]) == (
-        "attention-vso-adjective"
-    )
+    assert WordsChapter([frozen("attention-text", 0.6)]).best_word_steered() is None
+    both = [frozen("attention-text", 0.6), frozen("attention-vso-adjective", 0.7)]
+    assert WordsChapter(both).best_word_steered() == "attention-vso-adjective"
+
+
+def cv_run(variant: str, fold: int, seed: int, balanced: float, accuracy: float = 0.7, balance: str = "oversample"):
+    """A main-protocol run record with what the chapter reads: metrics, sizes and predictions."""
+    return {
+        "run_id": f"{variant}-f{fold}-s{seed}",
+        "variant": variant,
+        "config": {"cv_fold": fold, "cv_folds": 5, "seed": seed, "finetune": "none", "balance": balance},
+        "dataset": {"n_train": 400, "n_val": 50, "n_test": 4},
+        "metrics": {"test_accuracy": accuracy, "test_balanced_accuracy": balanced, "val_accuracy": 0.6},
+        "predictions": {"path": [f"p{fold}/{k}.jpg" for k in range(4)], "label": [1, 1, 1, 0], "p_positive": [0.9] * 4},
+    }
+
+
+def grid(gains: dict[str, float]) -> list[dict]:
+    """Every model the verdict reads, 5 folds x 3 seeds; ``gains`` adds to a model's balanced
+    accuracy, with a fold-to-fold wobble shared by all models so that pairs differ by the gain."""
+    models = ("gap", "attention-text", "attention-vso-adjective", "text-only", "vso-adjective-only")
+    return [
+        cv_run(m, f, s, 0.55 + 0.02 * f + 0.001 * s + gains.get(m, 0.0) + 0.004 * ((f + s + k) % 3))
+        for k, m in enumerate(models)
+        for f in range(5)
+        for s in range(3)
+    ]
+
+
+def test_word_steered_attention_that_does_not_differ_from_gap_is_said_not_to_beat_it():
+    chapter = WordsChapter(grid({}))
+    assert chapter.answers() == {"beats pooling": False, "beats the words alone": False}
+    text = chapter.verdict_text()
+    assert "`attention-text` does not differ from `gap` on balanced accuracy" in text
+    assert "attention steered by those words does not beat pooling the regions (`gap`)" in text
+
+
+def test_a_word_steered_model_whose_interval_is_above_gap_beats_pooling():
+    chapter = WordsChapter(grid({"attention-text": 0.08}))
+    by_pair = {(c["a"], c["b"]): c for c in chapter.contrasts()}
+    gain = by_pair[("attention-text", "gap")]["test_balanced_accuracy"]
+    assert gain.mean == pytest.approx(0.08, abs=0.01) and gain.low > 0
+    assert chapter.answers()["beats pooling"] is True
+    assert "attention steered by those words does beat pooling" in chapter.verdict_text()
+    assert "Word-steered attention beats pooling" in chapter.findings_text()
+
+
+def test_the_verdict_waits_for_every_model_it_reads():
+    runs = [r for r in grid({}) if r["variant"] != "text-only"]
+    chapter = WordsChapter(runs)
+    assert chapter.answers()["beats the words alone"] is None
+    assert chapter.verdict_text().startswith("**Not yet measured**")
+
+
+def test_the_committed_verdict_follows_the_intervals_of_the_committed_results():
+    from pathlib import Path
+
+    from visent.reporting import cv_report, stats
+    from visent.reporting.results import load_results
+
+    folder = Path(__file__).resolve().parents[1] / "results" / "twitter2"
+    runs = cv_report.cv_runs(load_results(folder), layout="twitter2")
+    if not runs:
+        pytest.skip("no committed Twitter II results")
+    chapter = WordsChapter(runs)
+    models = chapter.models()
+    for a, b in (("attention-text", "gap"), ("attention-vso-adjective", "gap"), ("attention-text", "text-only")):
+        a, b = chapter.label(a), chapter.label(b)
+        c = stats.contrast(models[a], models[b], "test_balanced_accuracy")
+        assert f"`{a}` {c.verdict()} `{b}` on balanced accuracy ({c.points()} points" in chapter.verdict_text()
+    beats = chapter.answers()["beats pooling"]
+    assert ("does beat pooling" if beats else "does not beat pooling") in chapter.verdict_text()

@@ -36,7 +36,7 @@ from visent.data.layouts import LAYOUTS
 from visent.data.ontology import load_ontology
 from visent.data.splits import SCHEMES
 from visent.model import VARIANTS, missing_inputs
-from visent.reporting import cv_report
+from visent.reporting import cv_report, words
 from visent.reporting.leak import rules_table
 from visent.reporting.results import (
     BENCH_FOLDER,
@@ -475,11 +475,52 @@ def twitter_snippets(
     }
 
 
+def twitter2_snippets(
+    results: list[dict[str, Any]], results_dir: str | Path, out: Path, twitter2_root: str | Path | None = None
+) -> dict[str, str]:
+    """The words chapter's snippets (Twitter II), its two figures drawn into ``out`` (the maps over
+    the photographs when ``twitter2_root``, else the runs' recorded data root, holds them), and the
+    front page's Twitter II finding."""
+    runs = cv_report.cv_runs(results, layout=words.LAYOUT)
+    names = ("data", "weighting", "schedule", "table", "contrasts", "maps", "verdict")
+    if not runs:
+        missing = _not_measured(
+            f"no Twitter II results in `{results_dir}`. With the data, "
+            "`make twitter2 TWITTER2=/path/to/twitter_II` writes them."
+        )
+        return {f"twitter2_{name}.md": missing for name in names} | {
+            "findings_twitter2.md": words.WordsChapter([]).findings_text()
+        }
+    chapter = words.WordsChapter(runs)
+    figure = chapter.contrasts_figure(out / "twitter2-contrasts.png")
+    contrasts = markdown_table(chapter.contrasts_frame())
+    if figure is not None:
+        contrasts += (
+            f"\n\n```{{figure}} _generated/{figure.name}\n:name: fig-twitter2-contrasts\n:width: 100%\n\n"
+            "The paired differences of the table with their 95% intervals (corrected resampled t): green above 0, "
+            "red below, grey across it.\n```"
+        )
+    root = twitter2_root or runs[0]["dataset"]["root"]
+    maps = chapter.maps_figure(root, out / "twitter2-maps.png")
+    line = provenance(runs)
+    return {
+        "twitter2_data.md": words.data_text(runs),
+        "twitter2_weighting.md": words.weighting_text(runs),
+        "twitter2_schedule.md": cv_report.schedule_text(runs),
+        "twitter2_table.md": f"{chapter.accuracy_text()}\n{line}\n",
+        "twitter2_contrasts.md": f"{contrasts}\n\n{line}\n",
+        "twitter2_maps.md": chapter.maps_text(maps),
+        "twitter2_verdict.md": chapter.verdict_text(),
+        "findings_twitter2.md": chapter.findings_text(),
+    }
+
+
 def write_includes(
     results_dir: str | Path = "results",
     out_dir: str | Path = "book/_generated",
     ontology: str | Path | None = None,
     twitter_root: str | Path | None = None,
+    twitter2_root: str | Path | None = None,
 ) -> list[Path]:
     """Write every snippet the chapters include into ``out_dir``; return their paths.
 
@@ -502,6 +543,7 @@ def write_includes(
         "presets.md": presets_snippet(),
         "variants.md": variants_snippet(),
         **twitter_snippets(everything, results_dir, out, twitter_root),
+        **twitter2_snippets(everything, results_dir, out, twitter2_root),
     }
     paths = []
     for name, text in snippets.items():
@@ -610,11 +652,16 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="Twitter I folder for the attention figure's photographs (default: the runs' data root)",
     )
+    parser.add_argument(
+        "--twitter2",
+        default=None,
+        help="Twitter II folder for the attention figure's photographs (default: the runs' data root)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.readme:
             sync_readme(args.readme, args.results_dir)
-        paths = write_includes(args.results_dir, args.out_dir, args.ontology, args.twitter)
+        paths = write_includes(args.results_dir, args.out_dir, args.ontology, args.twitter, args.twitter2)
     except ValueError as err:  # ResultsError, and a malformed ontology file: both name the file
         print(f"visent.reporting.report: error: {err}", file=sys.stderr)
         return 2

@@ -167,6 +167,17 @@ def contrast(
     return Contrast(name_a, name_b, mean, low, high, p, len(keys), method)
 
 
+def mean_interval(results: Sequence[dict[str, Any]], metric: str = "test_accuracy") -> tuple[float, float, float]:
+    """One model's mean ``metric`` over its runs and the interval of that mean, corrected for the
+    overlap of the folds' training data as :func:`contrast` is."""
+    if not results:
+        raise ValueError(f"no runs to average {metric} over")
+    values = [r["metrics"][metric] for r in results]
+    n_test = float(np.mean([r["dataset"]["n_test"] for r in results]))
+    mean, low, high, _ = corrected_resampled_t(values, _training_size(results[0], n_test), n_test)
+    return mean, low, high
+
+
 def _training_size(result: dict[str, Any], n_test: float) -> float:
     """Images a fold trains on, for the correction's ``n_test / n_train``.
 
