@@ -619,6 +619,29 @@ def twitter_readme_snippet(results: list[dict[str, Any]]) -> str:
     )
 
 
+TWITTER2_BEGIN = (
+    "<!-- twitter2-table: generated from results/twitter2/*.json by "
+    "`python -m visent.reporting.report --readme README.md` -->"
+)
+TWITTER2_END = "<!-- /twitter2-table -->"
+
+
+def twitter2_readme_snippet(results: list[dict[str, Any]]) -> str:
+    """The README's Twitter II table (balanced training) and the answer read from its intervals."""
+    runs = cv_report.cv_runs(results, layout=words.LAYOUT)
+    if not runs:
+        return _not_measured("no Twitter II results in results/twitter2; `make twitter2 TWITTER2=path` writes them")
+    chapter = words.WordsChapter(runs)
+    envs = [r["env"] for r in runs]
+    return (
+        f"{markdown_table(chapter.accuracy_frame())}\n\n"
+        "Mean over the 5 official partitions × seeds with its 95% interval (corrected resampled t), classes "
+        f"balanced in training, test partitions as released; {len(runs)} runs of both protocols on device "
+        f"{runs[0]['env']['device']}, {_dates(e.get('date') for e in envs)}, {_commits(envs)}.\n\n"
+        + chapter.findings_text().removeprefix("- ").replace(" ({doc}`twitter2`)", "")
+    ).strip()
+
+
 def _replace_block(text: str, begin: str, end: str, body: str, path: Path) -> str:
     if begin not in text or end not in text:
         raise ResultsError(f"{path} has no generated block ({begin} ... {end})")
@@ -634,6 +657,7 @@ def sync_readme(readme: str | Path, results_dir: str | Path = "results") -> bool
     results = load_results(results_dir)
     new = _replace_block(text, README_BEGIN, README_END, readme_snippet(results), path)
     new = _replace_block(new, TWITTER_BEGIN, TWITTER_END, twitter_readme_snippet(results), path)
+    new = _replace_block(new, TWITTER2_BEGIN, TWITTER2_END, twitter2_readme_snippet(results), path)
     path.write_text(new)
     return new != text
 

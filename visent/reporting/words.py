@@ -298,24 +298,19 @@ class WordsChapter:
         """The accuracy of always answering positive, over the test partitions."""
         return float(np.mean([y for r in _one_per_fold(self.runs) for y in r["predictions"]["label"]]))
 
-    def accuracy_text(self) -> str:
-        """Per protocol: each model's accuracy and balanced accuracy with their 95% intervals, and
-        the majority class beside them."""
-        sections = []
-        for name in self.protocols:
-            models = self.models(name)
-            if not models:
-                sections.append(f"**{name}**: not yet measured.\n")
-                continue
-            rows = [
-                {
-                    "model": f"`{model}`",
-                    **{f"{title} (%)": _cell(stats.mean_interval(members, m)) for m, title in METRICS.items()},
-                    "folds × seeds": f"{len({stats.pair_key(r)[0] for r in members})} × "
-                    f"{len({stats.pair_key(r)[1] for r in members})}",
-                }
-                for model, members in models.items()
-            ]
+    def accuracy_frame(self, protocol: str = BALANCED) -> pd.DataFrame:
+        """Each model's accuracy and balanced accuracy (%) with their 95% intervals, and the majority
+        class beside them; empty before the protocol has run."""
+        rows = [
+            {
+                "model": f"`{model}`",
+                **{f"{title} (%)": _cell(stats.mean_interval(members, m)) for m, title in METRICS.items()},
+                "folds × seeds": f"{len({stats.pair_key(r)[0] for r in members})} × "
+                f"{len({stats.pair_key(r)[1] for r in members})}",
+            }
+            for model, members in self.models(protocol).items()
+        ]
+        if rows:
             rows.append(
                 {
                     "model": "always positive (the majority class)",
@@ -324,10 +319,18 @@ class WordsChapter:
                     "folds × seeds": "–",
                 }
             )
-            sections.append(f"**{name}**\n\n{markdown_table(pd.DataFrame(rows))}\n")
+        return pd.DataFrame(rows)
+
+    def accuracy_text(self) -> str:
+        """:meth:`accuracy_frame` of each protocol, the main one first."""
+        sections = []
+        for name in self.protocols:
+            frame = self.accuracy_frame(name)
+            body = markdown_table(frame) if len(frame) else "not yet measured."
+            sections.append(f"**{name}**\n\n{body}\n")
         return (
             "Test accuracy in %, the mean over partitions × seeds with its 95% interval (see *How the "
-            "intervals are computed* below), on the release's test partitions:\n\n" + "\n".join(sections)
+            "intervals are computed* above), on the release's test partitions:\n\n" + "\n".join(sections)
         )
 
     def contrasts_frame(self) -> pd.DataFrame:
