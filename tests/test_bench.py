@@ -19,6 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # `benchmarks` is a folder of scripts at the repository root, not installed
 
 from benchmarks.bf16 import auto_row, extraction_benchmark, folders_dataset  # noqa: E402
+from benchmarks.bf16_features import compare  # noqa: E402
+from benchmarks.bf16_features import main as bf16_features_main  # noqa: E402
 from benchmarks.common import BenchmarkError, measure, ratio, target  # noqa: E402
 from benchmarks.fixtures import random_cache, random_train_data, write_photos  # noqa: E402
 from benchmarks.make_run import clean_head, compare_results  # noqa: E402
@@ -150,6 +152,29 @@ def test_the_auto_row_says_why_it_has_no_number_on_a_cpu_without_native_bf16():
     row = auto_row("(a) extraction", amx, {"images_per_s": 8.0}, 2.0)
     assert row["measurement"] == "(a) extraction, --amp auto = bf16 (AMX; torch AVX512), images/s"
     assert (row["ours"], row["ratio"]) == (8.0, 2.0)
+
+
+def test_bf16_features_compares_the_two_caches_region_by_region():
+    fp32 = np.ones((2, 4, 3))
+    fp32[1, 2, 0] = 10.0  # image 1's strongest feature, in region 2
+    bf16 = fp32 * 1.01
+    stats = compare(fp32, bf16)
+    assert stats["max_abs_difference"] == pytest.approx(0.1) and stats["max_abs_fp32"] == 10.0
+    assert stats["max_abs_difference_relative_to_max"] == pytest.approx(0.01)
+    assert stats["relative_l2_per_image_max"] == pytest.approx(0.01) and stats[
+        "mean_region_relative_l2_max"
+    ] == pytest.approx(0.01)
+    assert stats["strongest_region_same_fraction"] == 1.0
+
+
+def test_bf16_features_runs_on_a_folder_of_photos_and_writes_its_json(tmp_path):
+    write_photos(tmp_path / "photos", 2)
+    out = tmp_path / "bf16-features.json"
+    argv = ["--images", str(tmp_path / "photos"), "--n", "2", "--weights", "random", "--out", str(out)]
+    assert bf16_features_main(argv) == 0
+    result = json.loads(out.read_text())
+    assert result["precisions"] == ["fp32", "bf16"] and result["n_images"] == 2 and "env" in result
+    assert 0 < result["max_abs_difference_relative_to_max"] < 0.05
 
 
 def test_cpu_smoke_extrapolates_the_paper_epoch_from_measured_iterations(cpu_smoke):
