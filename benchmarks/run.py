@@ -1,6 +1,6 @@
 """The CPU benchmarks (``make bench``): each of ours beside the naive reference, in one run.
 
-    python benchmarks/run.py              # about 3 minutes on 2 idle cores (6-10 under load)
+    python benchmarks/run.py              # about 4 minutes on 2 idle cores (7-12 under load)
                                           #   -> results/bench/cpu.{json,md}
     python benchmarks/run.py --smoke      # tiny sizes, seconds: checks that everything runs
 

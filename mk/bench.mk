@@ -1,6 +1,6 @@
 # Benchmarks, each of ours beside a naive reference. Included from the top-level Makefile, which
 # defines PY and STAMP.
-#   make bench       CPU, about 3 minutes on 2 idle cores (6-10 under load) -> results/bench/cpu.json and cpu.md
+#   make bench       CPU, about 4 minutes on 2 idle cores (7-12 under load) -> results/bench/cpu.json and cpu.md
 #   make bench-gpu   GPU, about 5 minutes on one H200 (7.5 at most) -> results/bench/gpu-$(GPU_NAME).json and .md
 #   make bench-index indexing 10,000 and 100,000 placeholder files, cold and cached, a few minutes
 #                    -> results/bench/indexing.json and .md
