@@ -9,7 +9,9 @@ STAMP := $(VENV)/.installed
 # The embedded default: the synthetic VSO-style scene set, sized for a 2-core CPU.
 DATA := data/synthetic
 N_IMAGES ?= 1200
-DATA_FLAGS ?= --dataset synthetic --data-root $(DATA)
+# auto: bf16 on CUDA and on CPUs with native bf16, fp32 elsewhere; AMP=off pins fp32 (the committed results).
+AMP ?= auto
+DATA_FLAGS ?= --dataset synthetic --data-root $(DATA) --amp $(AMP)
 RUN_FLAGS ?= --preset cpu $(DATA_FLAGS)
 
 .PHONY: install data features run book reproduce test clean

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 
-def _number(value: float | None) -> str:
+def _number(value: float | str | None) -> str:
     if value is None:
         return ""
+    if isinstance(value, str):  # a row that says why it has no number
+        return value
     if isinstance(value, int):
         return f"{value:,}"
     if abs(value) >= 100:

@@ -1,12 +1,14 @@
 """The CPU benchmarks (``make bench``): each of ours beside the naive reference, in one run.
 
-    python benchmarks/run.py              # about 3 minutes on 2 idle cores (6-10 under load)
+    python benchmarks/run.py              # about 4 minutes on 2 idle cores (7-12 under load)
                                           #   -> results/bench/cpu.{json,md}
     python benchmarks/run.py --smoke      # tiny sizes, seconds: checks that everything runs
 
-(a) backbone images/s, (b) training images/s from the feature cache, (c) time per paper epoch,
-(d) peak memory at two dataset sizes, (e) a fine-tuning step of block 5 (``--finetune conv5``).
-The machine's load is recorded before and after, because other jobs on the same cores slow every number.
+(a) backbone images/s, and extraction through ``extract_features`` at ``--amp off`` and ``--amp auto``
+(bf16 on a CPU with native bf16), (b) training images/s from the feature cache, (c) time per paper
+epoch, (d) peak memory at two dataset sizes, (e) a fine-tuning step of block 5 (``--finetune conv5``),
+at both precisions too. The CPU (model, torch's capability, native bf16) and the machine's load
+before and after are recorded, because other jobs on the same cores slow every number.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python benchmarks/run.py` from a checkout
 
 from benchmarks.backbone import backbone_benchmark  # noqa: E402
+from benchmarks.bf16 import BF16_SPEEDUP, auto_row, cpu_description, extraction_benchmark, folders_dataset  # noqa: E402
 from benchmarks.common import REPO, machine_load, memoized, provenance, ratio, target, write_json  # noqa: E402
 from benchmarks.fixtures import random_cache, random_train_data, write_photos  # noqa: E402
 from benchmarks.memory import memory_benchmark  # noqa: E402
@@ -39,7 +42,10 @@ PAPER_EPOCH_SPEEDUP = 100.0
 MEMORY_GROWTH = 1.2
 
 NOTES = [
-    "speedup: ours / naive for rates, naive / ours for times.",
+    "speedup: ours / naive for rates, naive / ours for times; in the rows of --amp auto, its rate / the"
+    " --amp off (fp32) rate of the row above, measured in the same run.",
+    "(a) extraction: `extract_features`, what `visent extract` runs, on the same photos into a fresh cache"
+    " each time; --amp off and --amp auto alternate (rounds in cpu.json), the fastest of each is shown.",
     "(b) naive: the cacheless pipeline of (c) (PIL + transforms + fp32 backbone + head step per iteration).",
     "(c) both epochs are extrapolated from the measured seconds per iteration (see measured_iterations in"
     " cpu.json); training iterations only, validation excluded from both.",
@@ -57,6 +63,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "backbone_batch": 16,
         "num_workers": 1,
         "naive_backbone_images": 9,
+        "precision_rounds": 2,
         "train_samples": 1024,
         "train_iterations": 100,
         "large_batch": 256,
@@ -74,6 +81,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "backbone_batch": 4,
         "num_workers": 0,
         "naive_backbone_images": 2,
+        "precision_rounds": 1,
         "train_samples": 96,
         "train_iterations": 3,
         "large_batch": 64,
@@ -91,6 +99,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 def _rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The table of the book: one row per measurement, ours beside naive."""
     a, b, c, d, e = (result[k] for k in ("backbone", "training", "paper_epoch", "memory", "finetune"))
+    x, cpu = result["extraction"], result["cpu"]
     small, large = (str(n) for n in d["sizes"])
     metric = d["target_metric"]
     rows = [
@@ -100,6 +109,12 @@ def _rows(result: dict[str, Any]) -> list[dict[str, Any]]:
             "naive": a["naive"]["images_per_s"],
             "ratio": a["speedup"],
         },
+        {
+            "measurement": f"(a) extraction (`extract_features`), batch {x['off']['batch_size']}, --amp off = fp32,"
+            " images/s",
+            "ours": x["off"]["images_per_s"],
+        },
+        auto_row("(a) extraction", cpu, x.get("auto"), x["speedup"], result["targets"].get("extraction_bf16_speedup")),
         {
             "measurement": f"(b) training from the cache, batch {PAPER_BATCH}, images/s",
             "ours": b["ours"]["images_per_s"],
@@ -161,18 +176,34 @@ def _rows(result: dict[str, Any]) -> list[dict[str, Any]]:
         )
     rows.append(
         {
-            "measurement": f"(e) fine-tuning block 5 + head from the pool4 cache, batch {PAPER_BATCH}, images/s",
+            "measurement": f"(e) fine-tuning block 5 + head from the pool4 cache, batch {PAPER_BATCH}, --amp off ="
+            " fp32, images/s",
             "ours": e["ours"]["images_per_s"],
             "naive": e["naive"]["images_per_s"],
             "ratio": e["speedup"],
         }
     )
+    rows.append(auto_row("(e) fine-tuning block 5 + head", cpu, e["auto"], e["speedup_auto"]))
     return rows
+
+
+def _bf16_target(extraction: dict[str, Any]) -> dict[str, Any]:
+    """The extraction target, judged only where --amp auto is bf16."""
+    if extraction["speedup"] is None:
+        return {}
+    text = f"--amp auto extraction >= {BF16_SPEEDUP:g}x the --amp off rate (a CPU with native bf16)"
+    return {"extraction_bf16_speedup": target(text, extraction["speedup"], extraction["speedup"] >= BF16_SPEEDUP)}
+
+
+def _cpu_note(cpu: dict[str, Any]) -> str:
+    native = ", ".join(cpu["native_bf16"]) or "none (no AVX-512 BF16 or AMX)"
+    return f"CPU: {cpu['model'] or 'unknown model'}; torch capability {cpu['capability']}; native bf16: {native}."
 
 
 def run(profile: dict[str, Any], weights_spec: str, tmp: Path) -> dict[str, Any]:
     """Every CPU benchmark at the sizes of ``profile``; returns the result document."""
     weights = memoized(get_weights(weights_spec))
+    cpu = cpu_description()
     load_before = machine_load()
     clock = {"start": time.perf_counter()}
     phases: dict[str, float] = {}
@@ -192,6 +223,14 @@ def run(profile: dict[str, Any], weights_spec: str, tmp: Path) -> dict[str, Any]
         profile["naive_backbone_images"],
     )
     lap("backbone")
+    extraction = extraction_benchmark(
+        folders_dataset(photos, tmp / "folders"),
+        weights.resized(profile["image_size"]),
+        profile["backbone_batch"],
+        profile["num_workers"],
+        profile["precision_rounds"],
+    )
+    lap("extraction")
     cache = random_cache(tmp / "train-cache", profile["train_samples"])
     data = random_train_data(cache, n_val=min(64, profile["train_samples"] // 10))
     ours = training_ours(data, PAPER_BATCH, profile["train_iterations"], warmup_iterations=3)
@@ -208,6 +247,10 @@ def run(profile: dict[str, Any], weights_spec: str, tmp: Path) -> dict[str, Any]
         ),
     }
     finetune["speedup"] = ratio(finetune["ours"]["images_per_s"], finetune["naive"]["images_per_s"])
+    finetune["auto"], finetune["speedup_auto"] = None, None  # auto is fp32 without native bf16: nothing to compare
+    if extraction["speedup"] is not None:
+        finetune["auto"] = finetune_ours(data, weights, PAPER_BATCH, profile["finetune_iterations"], amp="auto")
+        finetune["speedup_auto"] = ratio(finetune["auto"]["images_per_s"], finetune["ours"]["images_per_s"])
     lap("finetune")
     iterations = {"cache": profile["memory_iterations"], "ram": profile["memory_iterations"]}
     iterations["finetune"] = profile["finetune_memory_iterations"]
@@ -218,7 +261,9 @@ def run(profile: dict[str, Any], weights_spec: str, tmp: Path) -> dict[str, Any]
     result = {
         "benchmark": "cpu",
         "weights": weights.describe() | {"note": "throughput and memory do not depend on the weights' values"},
+        "cpu": cpu,
         "backbone": backbone,
+        "extraction": extraction,
         "training": {
             "variant": "attention-truth",
             "ours": ours,
@@ -233,8 +278,9 @@ def run(profile: dict[str, Any], weights_spec: str, tmp: Path) -> dict[str, Any]
         "memory": memory,
         "finetune": finetune,
         "targets": {
+            **_bf16_target(extraction),
             "paper_epoch_speedup": target(
-                f"one paper epoch >= {PAPER_EPOCH_SPEEDUP:g}x faster than the naive pipeline (fp32, the CPU default)",
+                f"one paper epoch >= {PAPER_EPOCH_SPEEDUP:g}x faster than the naive pipeline (fp32, --amp off)",
                 epoch["speedup"],
                 epoch["speedup"] >= PAPER_EPOCH_SPEEDUP,
             ),
@@ -260,7 +306,7 @@ def run(profile: dict[str, Any], weights_spec: str, tmp: Path) -> dict[str, Any]
         "phase_seconds": phases,
     }
     result["rows"] = _rows(result)
-    result["notes"] = NOTES
+    result["notes"] = [*NOTES, _cpu_note(cpu)]
     return result
 
 

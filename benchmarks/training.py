@@ -28,6 +28,7 @@ from benchmarks.backbone import sized
 from benchmarks.common import measure, rate, ratio
 from benchmarks.fixtures import CHANNELS
 from benchmarks.naive import naive_regions, naive_transform, naive_trunk
+from visent import precision
 from visent.backbone import FINETUNE_BLOCKS, LAYER_ENDS, VGG16Conv53, Weights, finetune_block
 from visent.config import PRESETS, RunConfig
 from visent.model import build_model
@@ -39,6 +40,7 @@ FINETUNE_VARIANT = "gap"
 PAPER_ITERATIONS = PRESETS["paper"]["iterations_per_epoch"]
 PAPER_BATCH = RunConfig().batch_size  # 32
 WORD_DIM = 50  # GloVe 6B 50d, the default vectors
+CPU = torch.device("cpu")
 
 
 def _config(batch_size: int, iterations: int, amp: str = "off", **more: Any) -> RunConfig:
@@ -76,7 +78,7 @@ def _cycling(paths: Sequence[Path], batch_size: int) -> Iterator[list[Path]]:
 def training_ours(
     data: TrainData, batch_size: int, iterations: int, warmup_iterations: int, amp: str = "off"
 ) -> dict[str, Any]:
-    """Images/s of ``fit`` at ``batch_size`` (``amp="off"``: fp32, the CPU default; ``"bf16"``:
+    """Images/s of ``fit`` at ``batch_size`` (``amp="off"``: fp32; ``"bf16"``:
     autocast), after an untimed warm-up ``fit`` of its own."""
     device = torch.device("cpu")
     for n in (warmup_iterations, iterations):
@@ -130,7 +132,7 @@ def _extrapolate(measured: dict[str, Any]) -> dict[str, Any]:
 
 def paper_epoch(ours: dict[str, Any], ours_bf16: dict[str, Any], naive: dict[str, Any]) -> dict[str, Any]:
     """(c): seconds per paper epoch, extrapolated from the measured seconds per iteration at batch 32:
-    ours in fp32 (the CPU default) and with bf16 autocast (``--amp bf16``), and naive."""
+    ours in fp32 (``--amp off``) and with bf16 autocast (``--amp bf16``), and naive."""
     mine, mine_bf16, theirs = _extrapolate(ours), _extrapolate(ours_bf16), _extrapolate(naive)
     return {
         "iterations": PAPER_ITERATIONS,
@@ -143,20 +145,22 @@ def paper_epoch(ours: dict[str, Any], ours_bf16: dict[str, Any], naive: dict[str
     }
 
 
-def _finetune_config(batch_size: int, iterations: int) -> RunConfig:
-    return _config(batch_size, iterations, variant=FINETUNE_VARIANT, finetune="conv5")
+def _finetune_config(batch_size: int, iterations: int, amp: str = "off") -> RunConfig:
+    return _config(batch_size, iterations, amp, variant=FINETUNE_VARIANT, finetune="conv5")
 
 
-def finetune_ours(data: TrainData, weights: Weights, batch_size: int, iterations: int) -> dict[str, Any]:
+def finetune_ours(
+    data: TrainData, weights: Weights, batch_size: int, iterations: int, amp: str = "off"
+) -> dict[str, Any]:
     """Images/s of ``fit`` fine-tuning block 5 with the ``gap`` head from the cache ``data`` (pool4
-    maps), after an untimed one-iteration warm-up ``fit``."""
+    maps) at ``amp``, after an untimed one-iteration warm-up ``fit``."""
     for n in (1, iterations):
-        config = _finetune_config(batch_size, n)
+        config = _finetune_config(batch_size, n, amp)
         torch.manual_seed(0)
         head = build_model(FINETUNE_VARIANT, region_dim=data.cache.shape[1], hidden_dim=config.hidden_dim)
         model = FineTuned(finetune_block(weights, config.finetune), head)
         outcome = fit(model, data, config.training, torch.device("cpu"), progress=False)
-    return _fit_timing(outcome, batch_size, iterations)
+    return _fit_timing(outcome, batch_size, iterations) | {"amp": amp, "precision": precision.name(amp, CPU)}
 
 
 def finetune_naive(

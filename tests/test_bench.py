@@ -12,11 +12,17 @@ import numpy as np
 import pytest
 import torch
 
+from visent import precision
+from visent.backbone import get_weights
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # `benchmarks` is a folder of scripts at the repository root, not installed
 
+from benchmarks.bf16 import auto_row, extraction_benchmark, folders_dataset  # noqa: E402
+from benchmarks.bf16_features import compare  # noqa: E402
+from benchmarks.bf16_features import main as bf16_features_main  # noqa: E402
 from benchmarks.common import BenchmarkError, measure, ratio, target  # noqa: E402
-from benchmarks.fixtures import random_cache, random_train_data  # noqa: E402
+from benchmarks.fixtures import random_cache, random_train_data, write_photos  # noqa: E402
 from benchmarks.make_run import clean_head, compare_results  # noqa: E402
 from benchmarks.memory import InMemoryFeatures, PeakSampler  # noqa: E402
 from benchmarks.procmem import rss_anon_bytes  # noqa: E402
@@ -91,6 +97,84 @@ def test_cpu_smoke_times_the_finetuning_step_beside_the_naive_step_from_pixels(c
     assert e["speedup"] == pytest.approx(e["ours"]["images_per_s"] / e["naive"]["images_per_s"])
     goal = cpu["targets"]["finetune_memory_growth"]
     assert goal["measured"] == cpu["memory"]["growth"]["finetune"]["peak_rss_bytes"]
+
+
+def test_cpu_smoke_compares_extraction_and_finetuning_at_both_precisions_where_auto_is_bf16(cpu_smoke):
+    cpu, _ = cpu_smoke
+    x, e, machine = cpu["extraction"], cpu["finetune"], cpu["cpu"]
+    assert machine["capability"] and machine["auto"] == ("bf16" if machine["native_bf16"] else "fp32")
+    assert x["off"]["precision"] == e["ours"]["precision"] == "fp32" and x["off"]["images_per_s"] > 0
+    auto_rows = [row for row in cpu["rows"] if "--amp auto" in row["measurement"]]
+    assert [row["measurement"][:3] for row in auto_rows] == ["(a)", "(e)"]
+    assert [isinstance(row["ours"], float) for row in auto_rows] == [bool(machine["native_bf16"])] * 2
+    if machine["native_bf16"]:
+        assert x["auto"]["precision"] == e["auto"]["precision"] == "bf16"
+        assert x["speedup"] == pytest.approx(x["auto"]["images_per_s"] / x["off"]["images_per_s"])
+        assert e["speedup_auto"] == pytest.approx(e["auto"]["images_per_s"] / e["ours"]["images_per_s"])
+        goal = cpu["targets"]["extraction_bf16_speedup"]
+        assert goal["measured"] == x["speedup"] and goal["met"] == (x["speedup"] >= 1.6)
+        assert auto_rows[0]["ratio"] == x["speedup"] and auto_rows[1]["ratio"] == e["speedup_auto"]
+    else:
+        assert "auto" not in x and x["speedup"] is e["auto"] is None
+        assert "extraction_bf16_speedup" not in cpu["targets"]
+
+
+def _no_native_bf16(monkeypatch):
+    monkeypatch.setattr(precision, "native_bf16", lambda: ())
+
+
+def _native_bf16(monkeypatch):
+    monkeypatch.setattr(precision, "native_bf16", lambda: ("AMX",))  # computed for real: emulated on AVX2 CPUs
+
+
+@pytest.mark.parametrize("cpu_kind", [_no_native_bf16, _native_bf16])
+def test_extraction_runs_auto_beside_fp32_only_where_auto_is_bf16(tmp_path, monkeypatch, cpu_kind):
+    cpu_kind(monkeypatch)
+    dataset = folders_dataset(write_photos(tmp_path / "photos", 4), tmp_path / "folders")
+    x = extraction_benchmark(dataset, get_weights("random").resized(32), batch_size=2, num_workers=0, rounds=2)
+    assert x["off"]["precision"] == "fp32" and len(x["off"]["all_images_per_s"]) == 2
+    assert x["off"]["images_per_s"] == max(x["off"]["all_images_per_s"]) and x["off"]["images"] == 4
+    if cpu_kind is _native_bf16:
+        assert x["auto"]["precision"] == "bf16"
+        assert x["speedup"] == pytest.approx(x["auto"]["images_per_s"] / x["off"]["images_per_s"])
+    else:
+        assert "auto" not in x and x["speedup"] is None
+
+
+def test_the_auto_row_says_why_it_has_no_number_on_a_cpu_without_native_bf16():
+    avx2 = {"capability": "AVX2", "native_bf16": [], "model": "x", "auto": "fp32"}
+    row = auto_row("(a) extraction", avx2, None, None)
+    assert row == {
+        "measurement": "(a) extraction, --amp auto",
+        "ours": "not measured: no AVX-512 BF16 or AMX (torch AVX2), so fp32",
+    }
+    amx = {"capability": "AVX512", "native_bf16": ["AMX"], "model": "x", "auto": "bf16"}
+    row = auto_row("(a) extraction", amx, {"images_per_s": 8.0}, 2.0)
+    assert row["measurement"] == "(a) extraction, --amp auto = bf16 (AMX; torch AVX512), images/s"
+    assert (row["ours"], row["ratio"]) == (8.0, 2.0)
+
+
+def test_bf16_features_compares_the_two_caches_region_by_region():
+    fp32 = np.ones((2, 4, 3))
+    fp32[1, 2, 0] = 10.0  # image 1's strongest feature, in region 2
+    bf16 = fp32 * 1.01
+    stats = compare(fp32, bf16)
+    assert stats["max_abs_difference"] == pytest.approx(0.1) and stats["max_abs_fp32"] == 10.0
+    assert stats["max_abs_difference_relative_to_max"] == pytest.approx(0.01)
+    assert stats["relative_l2_per_image_max"] == pytest.approx(0.01) and stats[
+        "mean_region_relative_l2_max"
+    ] == pytest.approx(0.01)
+    assert stats["strongest_region_same_fraction"] == 1.0
+
+
+def test_bf16_features_runs_on_a_folder_of_photos_and_writes_its_json(tmp_path):
+    write_photos(tmp_path / "photos", 2)
+    out = tmp_path / "bf16-features.json"
+    argv = ["--images", str(tmp_path / "photos"), "--n", "2", "--weights", "random", "--out", str(out)]
+    assert bf16_features_main(argv) == 0
+    result = json.loads(out.read_text())
+    assert result["precisions"] == ["fp32", "bf16"] and result["n_images"] == 2 and "env" in result
+    assert 0 < result["max_abs_difference_relative_to_max"] < 0.05
 
 
 def test_cpu_smoke_extrapolates_the_paper_epoch_from_measured_iterations(cpu_smoke):
@@ -230,11 +314,13 @@ def test_markdown_marks_an_unmet_target():
                 "target": target(">= 100x", 200.0, True),
             },
             {"measurement": "(d) growth", "ours": 1.5, "naive": 9.0, "target": target("<= 1.2x", 1.5, False)},
+            {"measurement": "(e) bf16", "ours": "not measured: no bf16"},
         ],
     }
     table = markdown_report(document)
     assert "| (c) epoch, s | 12.50 | 2,500 | 200.0x | >= 100x | yes |" in table
     assert "| (d) growth | 1.50 | 9.00 |  | <= 1.2x | **no** |" in table
+    assert "| (e) bf16 | not measured: no bf16 |  |  |  |  |" in table
     assert "commit `abcdef123456`" in table and "Smoke" not in table
 
 

@@ -63,6 +63,8 @@ def flags(tree, out, variant="gap"):
         "0.01",
         "--device",
         "cpu",
+        "--amp",
+        "off",  # fp32 on every CPU: DDP matches one process to 1e-4 before any bf16 rounding
         "--quiet",
     ]
 

@@ -51,6 +51,7 @@ def config(**kw):
         momentum=0.9,
         hidden_dim=16,
         device="cpu",
+        amp="off",  # fp32 on every CPU: the two paths agree to 1e-4 before any bf16 rounding
     )
     return RunConfig.from_dict(base | kw)
 

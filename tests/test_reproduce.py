@@ -3,9 +3,13 @@
 import json
 
 import numpy as np
+import pytest
+import torch
 from PIL import Image
 
+from visent import precision
 from visent.cli import main
+from visent.reproduce import rerun_config
 
 
 def _twitter(root, n=20):
@@ -112,3 +116,55 @@ def test_reproduce_skips_runs_whose_data_is_absent_and_says_where(tmp_path, caps
     row = next(line for line in out.splitlines() if line.startswith("| tw-five-cv2-f0-linear-probe-s0"))
     assert "| skipped " in row and f"data not found at {root}" in row
     assert "1 runs: 0 identical, 0 differing, 1 skipped" in out
+
+
+def _committed(recorded=None, device="cpu", amp="auto"):
+    """A result file's fields that decide its rerun's precision."""
+    training = {} if recorded is None else {"precision": recorded}
+    return {"config": {"variant": "gap", "amp": amp}, "training": training, "env": {"device": device}}
+
+
+@pytest.mark.parametrize(
+    "committed, amp",
+    [
+        (_committed("fp32"), "off"),
+        (_committed("bf16"), "bf16"),
+        (_committed(None, "cpu"), "off"),  # written before the precision was recorded: auto was fp32 on CPUs
+        (_committed(None, "cuda:0"), "bf16"),
+        (_committed(None, "cuda:0", amp="off"), "off"),
+    ],
+)
+def test_a_rerun_computes_in_the_precision_its_file_records_whatever_this_cpu_has(
+    tmp_path, monkeypatch, committed, amp
+):
+    for cpu in ((), ("AMX",)):
+        monkeypatch.setattr(precision, "native_bf16", lambda cpu=cpu: cpu)
+        assert rerun_config(committed, tmp_path, fresh_cache=False).amp == amp
+
+
+def test_an_fp32_result_of_an_avx2_cpu_reproduces_identically_on_a_native_bf16_cpu(tmp_path, monkeypatch, capsys):
+    root = _twitter(tmp_path / "tw")
+    monkeypatch.setattr(precision, "native_bf16", lambda: ())  # trained where auto is fp32
+    flags = ["--dataset", "twitter", "--data-root", str(root), "--variant", "linear-probe", "--weights", "random"]
+    flags += ["--image-size", "64", "--cv-folds", "2", "--quiet", "--no-index-cache"]
+    flags += [
+        "--cache-dir",
+        str(tmp_path / "c"),
+        "--results-dir",
+        str(tmp_path / "r"),
+        "--checkpoint-dir",
+        str(tmp_path / "k"),
+    ]
+    assert main(["train", *flags]) == 0
+    monkeypatch.setattr(precision, "native_bf16", lambda: ("AMX",))  # reproduced where auto is bf16
+    assert precision.name("auto", torch.device("cpu")) == "bf16"
+    capsys.readouterr()
+    scratch = tmp_path / "s"
+    argv = ["reproduce", "--results-dir", str(tmp_path / "r"), "--scratch", str(scratch), "--fresh-cache", "--quiet"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "tw-five-cv2-f0-linear-probe-s0 (fp32, as its file records)" in out
+    assert "1 runs: 1 identical, 0 differing, 0 skipped" in out
+    rerun = json.loads((scratch / "results" / "tw-five-cv2-f0-linear-probe-s0.json").read_text())
+    assert rerun["training"]["precision"] == "fp32"
+    assert [p.name.endswith("-bf16") for p in (scratch / "cache").iterdir()] == [False]

@@ -23,7 +23,7 @@ def tiny(tmp_path_factory) -> Path:
 
 def grid(tiny: Path, out: Path, variants=("gap", "adjective-only"), seeds=(0, 1), **changes) -> list[RunConfig]:
     base = {
-        **{"data_root": str(tiny / "synthetic"), "weights": "random", "image_size": 64, "device": "cpu"},
+        **{"data_root": str(tiny / "synthetic"), "weights": "random", "image_size": 64, "device": "cpu", "amp": "off"},
         **{"preset": "cpu", "iterations_per_epoch": 3, "max_epochs": 2, "batch_size": 8},
         **{"cache_dir": str(tiny / "cache"), "results_dir": str(out / "r"), "checkpoint_dir": str(out / "k")},
     }

@@ -31,9 +31,15 @@ from visent.model import VARIANTS, default_variants
 
 
 def _config(args: argparse.Namespace) -> RunConfig:
-    """The command line's config (the settings its command reads), its paths checked before any work starts."""
+    """The command line's config (the settings its command reads), its paths checked before any work
+    starts; the precision it computes in is said once, on stderr beside the progress bars."""
+    from visent import distributed, precision
+
     config = config_from_args(args, args.command)
     config.check_paths()
+    if distributed.current().is_main:
+        device = distributed.resolve_device(config.device)
+        print(f"visent {args.command}: {precision.describe(config.amp, device)}", file=sys.stderr)
     return config
 
 

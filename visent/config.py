@@ -235,7 +235,11 @@ class TrainingConfig:
         0.1, "with --finetune: the backbone block's learning rate as a fraction of --lr (ImageNet weights move slowly)"
     )
     device: str = _opt("auto", "training/extraction device", DEVICES)
-    amp: str = _opt("auto", "precision of extraction and training: auto = bf16 on CUDA, fp32 on the CPU", AMP_MODES)
+    amp: str = _opt(
+        "auto",
+        "precision of extraction and training: auto = bf16 on CUDA and CPUs with AVX-512 BF16 or AMX, else fp32",
+        AMP_MODES,
+    )
 
     def __post_init__(self) -> None:
         _check_choices(self)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from visent import cv, distributed
+from visent import cv, distributed, precision
 from visent.backbone import FINETUNE_BLOCKS, Weights, finetune_block, get_weights, output_shape
 from visent.config import RunConfig, absolute_paths, default_of, locate_paths, run_folder_of
 from visent.data.augment import expand_to_min_per_attribute
@@ -534,4 +534,5 @@ def evaluate_checkpoint(path: str | Path, split: str = "test", progress: bool = 
     model.load_state_dict(state["best_state"])
     model.to(device)
     metrics = evaluate_split(model, prepared, split, device, config.amp).metrics
-    return {"run_id": config.run_id, "split": split, "best_epoch": state["best_epoch"], **metrics}
+    evaluated = {"run_id": config.run_id, "split": split, "best_epoch": state["best_epoch"]}
+    return evaluated | {"precision": precision.name(config.amp, device), **metrics}

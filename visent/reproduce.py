@@ -2,8 +2,10 @@
 and compare the new metrics with the committed ones, metric for metric.
 
 A run's configuration is the one saved in its file; only the output folders move to the scratch
-folder (and the feature cache, with ``fresh_cache``), so the rerun is the committed run. Runs
-whose data folder is absent are listed as skipped, with the path.
+folder (and the feature cache, with ``fresh_cache``), and ``--amp`` becomes the mode of the
+precision the file records, so the rerun is the committed run: an fp32 result stays fp32 on a CPU
+where ``--amp auto`` would now choose bf16. Runs whose data folder is absent are listed as skipped,
+with the path.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from visent import precision
 from visent.config import RunConfig
 
 #: How a rerun compares with its committed file.
@@ -43,12 +46,23 @@ def committed_runs(results_dir: str | Path, match: str = "*") -> list[dict[str, 
     ]
 
 
-def rerun_config(saved: dict[str, Any], scratch: Path, fresh_cache: bool) -> RunConfig:
-    """The saved config with its outputs (and, with ``fresh_cache``, its feature cache) in ``scratch``."""
+def recorded_precision(committed: dict[str, Any]) -> str:
+    """``"fp32"`` or ``"bf16"``: what the run computed in. Files written before ``training.precision``
+    was recorded ran when ``--amp auto`` was bf16 on CUDA only, i.e. as on a CPU without native bf16."""
+    if "precision" in committed.get("training", {}):
+        return committed["training"]["precision"]
+    ran_on = "cuda" if str(committed.get("env", {}).get("device", "cpu")).startswith("cuda") else "cpu"
+    return precision.DECISIONS[committed["config"].get("amp", "auto")][ran_on]
+
+
+def rerun_config(committed: dict[str, Any], scratch: Path, fresh_cache: bool) -> RunConfig:
+    """The committed run's config at its recorded precision, with its outputs (and, with
+    ``fresh_cache``, its feature cache) in ``scratch``."""
     moved = {"results_dir": str(scratch / "results"), "checkpoint_dir": str(scratch / "checkpoints")}
     if fresh_cache:
         moved["cache_dir"] = str(scratch / "cache")
-    return RunConfig.from_dict(saved | moved)
+    moved["amp"] = precision.mode_for(recorded_precision(committed))
+    return RunConfig.from_dict(committed["config"] | moved)
 
 
 def reproduce(
@@ -68,12 +82,12 @@ def reproduce(
         raise ValueError(f"no result files matching {match!r} under {results_dir}")
     out = []
     for k, committed in enumerate(runs, start=1):
-        config = rerun_config(committed["config"], scratch, fresh_cache)
+        config = rerun_config(committed, scratch, fresh_cache)
         if not Path(config.data_root).exists():
             out.append(Reproduction(config.run_id, "skipped", note=f"data not found at {config.data_root}"))
             log(f"[{k}/{len(runs)}] {config.run_id}: skipped, {out[-1].note}")
             continue
-        log(f"[{k}/{len(runs)}] {config.run_id}")
+        log(f"[{k}/{len(runs)}] {config.run_id} ({recorded_precision(committed)}, as its file records)")
         fresh = run(config, progress)
         differing = differing_metrics(fresh["metrics"], committed["metrics"])
         out.append(Reproduction(config.run_id, "differing" if differing else "identical", differing))
