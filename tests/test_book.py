@@ -37,6 +37,11 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 CODE_COLUMNS = 88
 
 
+#: Words that speak to the project, not to a reader: a book never mentions its issues, targets,
+#: moonshots or design sketches.
+INTERNAL_WORDS = re.compile(r"moonshot|as the issue|design sketch|target.*met|\bissues?\b", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class Book:
     html: Path  # the built _build/html
@@ -172,6 +177,38 @@ def test_chromium_renders_the_title_a_table_and_typeset_math(book, chromium, tmp
     assert title and TITLE in title.group(1), f"{page} rendered without the book's title"
     assert "<table" in dom
     assert "<mjx-container" in dom, f"MathJax did not typeset {page}"
+
+
+def _rendered_text(path: Path) -> str:
+    """What a reader of a stored notebook sees as text: its markdown cells and every text output."""
+    parts = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "markdown":
+            parts.append(cell.source)
+        for output in cell.get("outputs", []):
+            text = output.get("text", "")
+            parts.append("".join(text) if isinstance(text, list) else text)
+            for mime in ("text/plain", "text/markdown", "text/html"):
+                value = output.get("data", {}).get(mime, "")
+                parts.append("".join(value) if isinstance(value, list) else value)
+    return "\n".join(parts)
+
+
+def test_no_page_speaks_of_issues_targets_moonshots_or_design_sketches(tmp_path):
+    generated = tmp_path / "_generated"
+    write_includes(REPO / "results", generated, ONTOLOGY if ONTOLOGY.is_file() else None)
+    texts = {path.relative_to(REPO): path.read_text() for path in [*(REPO / "book").glob("*.md"), REPO / "_toc.yml"]}
+    texts |= {path.relative_to(REPO): _rendered_text(path) for path in NOTEBOOKS}
+    texts |= {Path("book/_generated") / path.name: path.read_text() for path in generated.glob("*.md")}
+
+    found = [
+        f"{name}: {line.strip()[:100]}"
+        for name, text in texts.items()
+        for line in text.splitlines()
+        if INTERNAL_WORDS.search(line)
+    ]
+
+    assert len(texts) > 20 and not found, "\n".join(found)
 
 
 def _code_cells(path: Path) -> list:

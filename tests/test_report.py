@@ -38,7 +38,6 @@ SNIPPETS = [
     "variants.md",
     "twitter_table.md",
     "twitter_contrasts.md",
-    "twitter_moonshot.md",
     "twitter_maps.md",
     "twitter_schedule.md",
     "twitter_verdict.md",

@@ -1,5 +1,5 @@
 """The "On real photographs" chapter from cross-validation result files: tables, paired
-differences, the moonshot's outcome and the attention-map figure.
+differences and the attention-map figure.
 
 Each fold's accuracy is the mean over the seeds that ran it; a table cell is the mean ± sample sd
 over the folds. A paired difference compares two variants fold by fold (same fold, same training
@@ -22,9 +22,6 @@ from visent.model import VARIANTS
 SUBSETS = {"five": "5-agree", "four": "4-agree", "three": "3-agree"}
 #: The references each variant is compared with, fold by fold.
 BASELINES = ("gap", "linear-probe")
-#: The moonshot of the chapter: mean accuracy on 5-agree at least this, and a paired gain over the
-#: linear probe larger than its sd over the folds.
-MOONSHOT_ACCURACY = 0.87
 NOT_MEASURED = "not yet measured"
 
 
@@ -119,49 +116,6 @@ def contrasts_table(frame: pd.DataFrame) -> pd.DataFrame:
             row[f"{name} wins"] = f"{int((diff > 0).sum())}/{len(diff)}" if len(diff) else "–"
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def moonshot(frame: pd.DataFrame) -> dict[str, Any]:
-    """Each image-attending variant on 5-agree: its mean, its paired gain over the probe, and
-    whether it meets the moonshot."""
-    five = frame[frame["subset"] == "five"]
-    out = {}
-    for variant in _ordered_variants(five):
-        if variant == "linear-probe":
-            continue
-        mean = float(five[five["variant"] == variant]["accuracy"].mean())
-        gain = paired(frame, "five", variant, "linear-probe")
-        beats = len(gain) > 1 and gain.mean() > gain.std(ddof=1)
-        out[variant] = {
-            "mean": mean,
-            "gain_over_probe": float(gain.mean()) if len(gain) else None,
-            "gain_sd": float(gain.std(ddof=1)) if len(gain) > 1 else None,
-            "met": bool(mean >= MOONSHOT_ACCURACY and beats),
-        }
-    return out
-
-
-def moonshot_text(frame: pd.DataFrame) -> str:
-    """The moonshot's outcome, one bullet per variant, from the result files."""
-    outcome = moonshot(frame)
-    if not outcome:
-        return "**Not yet measured**: no 5-agree runs. `make twitter` runs them.\n"
-    lines = []
-    for variant, o in outcome.items():
-        gain = (
-            "no paired probe runs"
-            if o["gain_over_probe"] is None
-            else (
-                f"{100 * o['gain_over_probe']:+.1f} points over the linear probe"
-                + (f" (sd over folds {100 * o['gain_sd']:.1f})" if o["gain_sd"] is not None else "")
-            )
-        )
-        verdict = "**reached**" if o["met"] else "not reached"
-        lines.append(f"- `{variant}`: {100 * o['mean']:.1f}% mean accuracy, {gain}: {verdict}.")
-    return (
-        f"Target: a mean 5-agree accuracy of at least {100 * MOONSHOT_ACCURACY:.0f}% and a paired gain over the "
-        "linear probe larger than its sd over the folds.\n\n" + "\n".join(lines) + "\n"
-    )
 
 
 def schedule_text(runs: list[dict[str, Any]]) -> str:

@@ -428,7 +428,6 @@ def twitter_snippets(
             for name in (
                 "twitter_table.md",
                 "twitter_contrasts.md",
-                "twitter_moonshot.md",
                 "twitter_maps.md",
                 "twitter_schedule.md",
                 "twitter_verdict.md",
@@ -467,7 +466,6 @@ def twitter_snippets(
     return {
         "twitter_table.md": f"{table}\n\n{provenance(runs)}\n",
         "twitter_contrasts.md": f"{contrasts}\n\n{provenance(runs)}\n",
-        "twitter_moonshot.md": cv_report.moonshot_text(frame),
         "twitter_maps.md": maps,
         "twitter_schedule.md": cv_report.schedule_text(runs),
         "twitter_verdict.md": cv_report.verdict_text(frame),
