@@ -35,6 +35,9 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 #: The longest code line a notebook may have: at the font size of book/_static/visent.css,
 #: 88 characters fit the article column of a 1280 px window, so no code cell scrolls sideways.
 CODE_COLUMNS = 88
+#: The widest line of a chapter's diagram (a code block without a language): at the font size of
+#: book/_static/visent.css, 80 characters fit the article column of a 1280 px window.
+DIAGRAM_COLUMNS = 80
 
 
 #: Words that speak to the project, not to a reader: a book never mentions its issues, targets,
@@ -209,6 +212,31 @@ def test_no_page_speaks_of_issues_targets_moonshots_or_design_sketches(tmp_path)
     ]
 
     assert len(texts) > 20 and not found, "\n".join(found)
+
+
+def _diagram_lines(text: str) -> list[str]:
+    """The lines of the code blocks without a language (text diagrams, trees) of a chapter."""
+    lines, fence = [], None
+    for line in text.splitlines():
+        if fence is None and line.startswith("```"):
+            fence = line[3:].strip()
+        elif fence is not None and line.startswith("```"):
+            fence = None
+        elif fence == "":
+            lines.append(line)
+    return lines
+
+
+def test_no_diagram_of_a_chapter_is_wider_than_the_page():
+    too_wide = {
+        f"{path.name}: {line[:50]}..."
+        for path in (REPO / "book").glob("*.md")
+        for line in _diagram_lines(path.read_text())
+        if len(line) > DIAGRAM_COLUMNS
+    }
+
+    assert any(_diagram_lines((REPO / "book" / "architecture.md").read_text()))
+    assert not too_wide, "\n".join(sorted(too_wide))
 
 
 def _code_cells(path: Path) -> list:

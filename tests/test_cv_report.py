@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from visent.reporting import cv_report
 
@@ -110,3 +111,15 @@ def test_the_chapters_reading_of_the_committed_twitter_results_holds():
             for b in ("gap", "attention-learned", "linear-probe"):
                 if a != b:
                     assert abs(cv_report.paired(frame, subset, a, b).mean()) < 0.025
+
+
+def test_the_folds_figure_keeps_its_legend_beside_the_panels_and_its_variant_names_apart(runs, tmp_path):
+    fig = cv_report.folds_plot(cv_report.fold_frame(cv_report.cv_runs(runs)))
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    (legend,) = fig.legends
+    labels = [t.get_window_extent(renderer) for t in fig.axes[0].get_xticklabels()]
+
+    assert legend.get_window_extent(renderer).x0 >= max(ax.get_window_extent(renderer).x1 for ax in fig.axes)
+    assert len(labels) == 3 and not any(a.overlaps(b) for a, b in zip(labels, labels[1:]))

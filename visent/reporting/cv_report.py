@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from visent.backbone import FINETUNE_BLOCKS
 from visent.config import run_label
@@ -262,9 +263,16 @@ def examples_figure(run: dict[str, Any], data_root: str | Path | None, path: str
 
 
 def folds_figure(frame: pd.DataFrame, path: str | Path) -> Path:
+    """:func:`folds_plot` saved as a PNG at ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    folds_plot(frame).savefig(path, format="png", dpi=100)
+    return path
+
+
+def folds_plot(frame: pd.DataFrame) -> Figure:
     """Each fold's accuracy per variant (one line per fold across the variants), one panel per
     subset: paired differences are the slopes."""
-    from matplotlib.figure import Figure
 
     variants = _ordered_variants(frame)
     subsets = [s for s in SUBSETS if s in set(frame["subset"])]
@@ -277,12 +285,12 @@ def folds_figure(frame: pd.DataFrame, path: str | Path) -> Path:
         for fold, row in pick.iterrows():
             ax.plot(x, 100 * row.to_numpy(), marker="o", alpha=0.7, label=f"fold {fold + 1}")
         ax.plot(x, 100 * pick.mean().to_numpy(), color="black", linewidth=2.5, marker="s", label="mean")
-        ax.set_xticks(x, list(pick.columns), rotation=20)
+        # Slanted and anchored at their end, the long variant names do not run into each other.
+        ax.set_xticks(x, list(pick.columns), rotation=35, ha="right", rotation_mode="anchor", fontsize=8)
         ax.set_title(SUBSETS[subset])
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("test accuracy (%)")
-    axes[-1].legend(fontsize=7, loc="lower right")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=100)
-    return path
+    # Beside the panels, not over the lines.
+    handles, labels = axes[-1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", fontsize=8, frameon=False)
+    return fig
