@@ -42,6 +42,7 @@ SNIPPETS = [
     "twitter_schedule.md",
     "twitter_verdict.md",
     "twitter_finetune.md",
+    "twitter_published.md",
     "twitter2_data.md",
     "twitter2_weighting.md",
     "twitter2_schedule.md",
@@ -50,6 +51,7 @@ SNIPPETS = [
     "twitter2_maps.md",
     "twitter2_verdict.md",
     "findings_twitter2.md",
+    "published_twitter2.md",
 ]
 
 

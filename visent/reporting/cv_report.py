@@ -89,6 +89,24 @@ def accuracy_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: How this book's Twitter I rows were trained and tested, beside the published protocols.
+PROTOCOL = "trained and tested on each of the 5 published folds of Campos et al. (2017); mean over folds; VGG-16 {}"
+
+
+def beside_published(frame: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``published`` (:func:`visent.reporting.published.published_frame`), then one row
+    per model of ours with its mean accuracy over the folds per subset, in the same columns."""
+    rows = []
+    for variant in _ordered_variants(frame):
+        row: dict[str, Any] = {"work": "this book", "model": f"`{variant}`"}
+        for subset, name in SUBSETS.items():
+            cell = frame[(frame["variant"] == variant) & (frame["subset"] == subset)]
+            row[f"{name} (%)"] = f"{100 * cell['accuracy'].mean():.1f}" if len(cell) else "–"
+        backbone = "block 5 fine-tuned" if variant in fine_tuned_of(variant.split("-ft-")[0]) else "frozen"
+        rows.append(row | {"protocol": PROTOCOL.format(backbone), "read in": "its result files"})
+    return pd.concat([published, pd.DataFrame(rows)], ignore_index=True).fillna("–")
+
+
 def paired(frame: pd.DataFrame, subset: str, variant: str, baseline: str) -> np.ndarray:
     """Per-fold differences ``variant - baseline`` on the folds both ran, in fold order."""
     pick = frame[frame["subset"] == subset].pivot(index="fold", columns="variant", values="accuracy")

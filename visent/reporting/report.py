@@ -38,6 +38,7 @@ from visent.data.splits import SCHEMES
 from visent.model import VARIANTS, missing_inputs
 from visent.reporting import cv_report, words
 from visent.reporting.leak import rules_table
+from visent.reporting.published import PUBLISHED, Published, load_published, published_frame
 from visent.reporting.results import (
     BENCH_FOLDER,
     ResultsError,
@@ -412,11 +413,32 @@ def bench_snippet(bench_dir: str | Path) -> str:
     return "\n\n".join(sections) + "\n"
 
 
+def published_snippet(
+    entries: list[Published], frame: pd.DataFrame | None = None, source: str | Path = PUBLISHED
+) -> str:
+    """The published accuracies of one dataset, with ours below them when ``frame`` (a
+    :func:`visent.reporting.cv_report.fold_frame`) has runs."""
+    table = published_frame(entries)
+    if frame is not None and len(frame):
+        table = cv_report.beside_published(frame, table)
+    note = (
+        f"*Source*: `{Path(source).name}`, as each work reports its figures: only figures read in a source "
+        "are listed, with the protocol that produced them. A figure measured on another protocol (no training "
+        "on the dataset, other folds, a subset not stated) places ours; it does not compete with it."
+    )
+    return f"{table.to_markdown(index=False, disable_numparse=True)}\n\n{note}\n"  # figures as published
+
+
 def twitter_snippets(
-    results: list[dict[str, Any]], results_dir: str | Path, out: Path, twitter_root: str | Path | None = None
+    results: list[dict[str, Any]],
+    results_dir: str | Path,
+    out: Path,
+    twitter_root: str | Path | None = None,
+    published: list[Published] | None = None,
 ) -> dict[str, str]:
     """The real-photographs chapter's snippets, and its attention figure drawn into ``out``
-    (over the photographs when ``twitter_root``, else the runs' recorded data root, holds them)."""
+    (over the photographs when ``twitter_root``, else the runs' recorded data root, holds them);
+    ``published``: the other works' figures on Twitter I, shown beside ours."""
     runs = cv_report.cv_runs(results)
     if not runs:
         missing = _not_measured(
@@ -433,7 +455,7 @@ def twitter_snippets(
                 "twitter_verdict.md",
                 "twitter_finetune.md",
             )
-        }
+        } | {"twitter_published.md": published_snippet(published or [])}
     frame = cv_report.fold_frame(runs)
     folds_png = cv_report.folds_figure(frame, out / "twitter-folds.png")
     table = markdown_table(cv_report.accuracy_table(frame)) + (
@@ -470,6 +492,7 @@ def twitter_snippets(
         "twitter_schedule.md": cv_report.schedule_text(runs),
         "twitter_verdict.md": cv_report.verdict_text(frame),
         "twitter_finetune.md": cv_report.finetune_text(frame),
+        "twitter_published.md": published_snippet(published or [], frame),
     }
 
 
@@ -519,16 +542,18 @@ def write_includes(
     ontology: str | Path | None = None,
     twitter_root: str | Path | None = None,
     twitter2_root: str | Path | None = None,
+    published: str | Path = PUBLISHED,
 ) -> list[Path]:
     """Write every snippet the chapters include into ``out_dir``; return their paths.
 
     ``ontology`` defaults to the ``VISENT_ONTOLOGY`` environment variable (unset: the leak snippet
-    says the file was not given).
+    says the file was not given); ``published``: the other works' figures (``book/published.yml``).
     """
     if ontology is None:
         ontology = os.environ.get(ONTOLOGY_ENV) or None
     everything = load_results(results_dir)
     results = replication_runs(everything)
+    literature = load_published(published)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     snippets = {
@@ -540,8 +565,9 @@ def write_includes(
         "bench.md": bench_snippet(Path(results_dir) / BENCH_FOLDER),
         "presets.md": presets_snippet(),
         "variants.md": variants_snippet(),
-        **twitter_snippets(everything, results_dir, out, twitter_root),
+        **twitter_snippets(everything, results_dir, out, twitter_root, literature.get("twitter", [])),
         **twitter2_snippets(everything, results_dir, out, twitter2_root),
+        "published_twitter2.md": published_snippet(literature.get("twitter2", []), source=published),
     }
     paths = []
     for name, text in snippets.items():
@@ -670,6 +696,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--readme", default=None, help="also rewrite this README's results block")
     parser.add_argument(
+        "--published", default=str(PUBLISHED), help=f"the other works' published figures (default: {PUBLISHED})"
+    )
+    parser.add_argument(
         "--twitter",
         default=None,
         help="Twitter I folder for the attention figure's photographs (default: the runs' data root)",
@@ -683,7 +712,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.readme:
             sync_readme(args.readme, args.results_dir)
-        paths = write_includes(args.results_dir, args.out_dir, args.ontology, args.twitter, args.twitter2)
+        paths = write_includes(
+            args.results_dir, args.out_dir, args.ontology, args.twitter, args.twitter2, args.published
+        )
     except ValueError as err:  # ResultsError, and a malformed ontology file: both name the file
         print(f"visent.reporting.report: error: {err}", file=sys.stderr)
         return 2
