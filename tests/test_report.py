@@ -23,6 +23,7 @@ from visent.reporting.report import (
     runnable_variants,
     table1_snippet,
     variants_snippet,
+    with_downloads,
     write_includes,
 )
 from visent.reporting.results import ResultsError, git_commit, load_results, write_result
@@ -388,7 +389,7 @@ def test_variants_snippet_lists_every_variant_with_its_purpose():
 
 def test_main_writes_the_snippets_and_exits_2_on_a_bad_results_folder(tmp_path, capsys):
     assert main(["--results-dir", str(tmp_path / "none"), "--out-dir", str(tmp_path / "out")]) == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(SNIPPETS)
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.md")) == sorted(SNIPPETS)
 
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "x.json").write_text("{}")
@@ -414,3 +415,30 @@ def test_git_commit_calls_code_changes_dirty_but_not_the_results_a_run_writes(gi
     assert git_commit(repo / "visent")["dirty"] is False
     (repo / "visent" / "model" / "variants.py").write_text("edited")
     assert git_commit(repo / "visent")["dirty"] is True
+
+
+def test_every_generated_table_is_also_a_csv_linked_below_it(tmp_path):
+    text = "Intro.\n\n| a | b |\n|:--|--:|\n| `gap` | 1.5 |\n\nBetween.\n\n| c |\n|---|\n| x |\n"
+
+    linked = with_downloads(text, tmp_path / "snippet")
+
+    assert (tmp_path / "snippet.csv").read_text().splitlines() == ["a,b", "gap,1.5"]
+    assert (tmp_path / "snippet-2.csv").read_text().splitlines() == ["c", "x"]
+    assert linked.count("{download}`This table as CSV <_generated/snippet.csv>`") == 1
+    assert linked.index("| `gap` | 1.5 |") < linked.index("snippet.csv") < linked.index("Between.")
+    assert linked.rstrip().endswith("{download}`This table as CSV <_generated/snippet-2.csv>`")
+
+
+def test_the_run_list_is_written_beside_the_snippets_and_linked_from_each_provenance_line(tmp_path):
+    _write(tmp_path / "results", _result("gap", 0.7), _result("gap", 0.8, seed=1))
+
+    paths = write_includes(tmp_path / "results", tmp_path / "out", ontology=None)
+
+    runs = json.loads((tmp_path / "out" / "runs.json").read_text())
+    assert [(r["run_id"], r["seed"], r["test_accuracy"]) for r in runs] == [
+        ("synthetic-random-gap-s0", 0, 0.7),
+        ("synthetic-random-gap-s1", 1, 0.8),
+    ]
+    headline = next(p for p in paths if p.name == "headline.md").read_text()
+    assert "{download}`Every run of the book as JSON <_generated/runs.json>`" in headline
+    assert (tmp_path / "out" / "headline.csv").is_file()

@@ -21,7 +21,9 @@ Usage: ``python -m visent.reporting.report --results-dir results --out-dir book/
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
+import json
 import os
 import re
 import sys
@@ -61,10 +63,13 @@ __all__ = [
     "main",
     "presets_snippet",
     "provenance",
+    "published_snippet",
     "replication_runs",
+    "run_list",
     "summary_frame",
     "table1_snippet",
     "variants_snippet",
+    "with_downloads",
     "write_includes",
 ]
 
@@ -569,12 +574,74 @@ def write_includes(
         **twitter2_snippets(everything, results_dir, out, twitter2_root),
         "published_twitter2.md": published_snippet(literature.get("twitter2", []), source=published),
     }
+    (out / RUN_LIST).write_text(json.dumps(run_list(everything), indent=1) + "\n")
     paths = []
     for name, text in snippets.items():
         path = out / name
-        path.write_text(text)
+        path.write_text(with_downloads(text, out / Path(name).stem))
         paths.append(path)
     return paths
+
+
+#: Every run the book reads, one object per run, beside the snippets.
+RUN_LIST = "runs.json"
+
+
+def run_list(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What identifies each run and where its file is: the JSON download of the book's run list."""
+    return [
+        {
+            "run_id": r["run_id"],
+            "variant": r["variant"],
+            "dataset": r["dataset"]["name"],
+            "split": r["config"].get("split"),
+            "subset": r["config"].get("twitter_subset"),
+            "fold": r["config"].get("cv_fold") if r["config"].get("cv_folds") else None,
+            "seed": r["config"].get("seed"),
+            "finetune": r["config"].get("finetune", "none"),
+            "test_accuracy": r["metrics"].get("test_accuracy"),
+            "file": r.get("_path"),
+            "date": r["env"].get("date"),
+            "commit": r["env"].get("commit"),
+            "device": r["env"].get("device"),
+        }
+        for r in results
+    ]
+
+
+def _table_rows(block: list[str]) -> list[list[str]]:
+    """A markdown pipe table's header and body rows as cells, code marks removed (the separator dropped)."""
+    rows = [[cell.strip().replace("`", "") for cell in line.strip().strip("|").split("|")] for line in block]
+    return [rows[0], *rows[2:]]
+
+
+def with_downloads(text: str, stem: Path) -> str:
+    """``text`` with each markdown table also written as ``<stem>.csv`` (``<stem>-2.csv`` ... for the
+    next ones) and linked below it, and a link to the run list after each provenance line."""
+    lines, out, block, count = text.splitlines(), [], [], 0
+
+    def flush() -> None:
+        nonlocal count
+        if len(block) < 2 or not set(block[1]) <= set("|:- "):
+            out.extend(block)
+        else:
+            count += 1
+            path = stem.with_name(f"{stem.name}{'' if count == 1 else f'-{count}'}.csv")
+            with path.open("w", newline="") as fh:
+                csv.writer(fh).writerows(_table_rows(block))
+            out.extend([*block, "", f"{{download}}`This table as CSV <_generated/{path.name}>`"])
+        block.clear()
+
+    for line in lines:
+        if line.startswith("|"):
+            block.append(line)
+            continue
+        flush()
+        out.append(line)
+        if line.startswith("*Provenance*") and "run" in line:
+            out.extend(["", f"{{download}}`Every run of the book as JSON <_generated/{RUN_LIST}>`"])
+    flush()
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
 
 README_BEGIN = (
