@@ -618,7 +618,9 @@ def _table_rows(block: list[str]) -> list[list[str]]:
 def with_downloads(text: str, stem: Path) -> str:
     """``text`` with each markdown table also written as ``<stem>.csv`` (``<stem>-2.csv`` ... for the
     next ones) and linked below it, and a link to the run list after each provenance line."""
-    lines, out, block, count = text.splitlines(), [], [], 0
+    out: list[str] = []
+    block: list[str] = []
+    count = 0
 
     def flush() -> None:
         nonlocal count
@@ -632,7 +634,7 @@ def with_downloads(text: str, stem: Path) -> str:
             out.extend([*block, "", f"{{download}}`This table as CSV <_generated/{path.name}>`"])
         block.clear()
 
-    for line in lines:
+    for line in text.splitlines():
         if line.startswith("|"):
             block.append(line)
             continue
