@@ -27,6 +27,7 @@ from visent.reporting.report import (
     write_includes,
 )
 from visent.reporting.results import ResultsError, git_commit, load_results, write_result
+from visent.reporting.stats import corrected_resampled_t
 
 SNIPPETS = [
     "headline.md",
@@ -73,7 +74,7 @@ def _result(
         "run_id": f"{dataset}-{split}-{variant}-s{seed}",
         "variant": variant,
         "config": {"split": split, "seed": seed, "preset": "cpu"},
-        "dataset": {"name": dataset},
+        "dataset": {"name": dataset, "n_train": 80, "n_val": 10, "n_test": 10},
         "backbone": {"weights": {"id": "random" if random_weights else "oxford-imagenet", "is_random": random_weights}},
         "metrics": {"test_accuracy": accuracy, "test_balanced_accuracy": accuracy, "val_accuracy": accuracy, **metrics},
         "training": {"epochs": 3},
@@ -113,7 +114,7 @@ def test_without_result_files_every_snippet_is_written_and_says_not_yet_measured
     assert [row["variant"] for row in headline] == runnable_variants("synthetic")
     assert "attention-text" not in runnable_variants("synthetic")  # no texts in the synthetic scenes
     assert {row["test accuracy (%)"] for row in headline} == {"not yet measured"}
-    assert {row["difference (points)"] for row in _rows(text["contrasts.md"])} == {"not yet measured"}
+    assert {row["difference"] for row in _rows(text["contrasts.md"])} == {"not yet measured"}
 
 
 def test_table1_shows_the_papers_numbers_even_before_any_run(tmp_path):
@@ -229,7 +230,7 @@ def test_provenance_names_runs_dates_commit_device_and_preset(tmp_path):
     assert "`synthetic-random-attention-truth-s0`, `synthetic-random-gap-s0`" in line
 
 
-def test_contrasts_are_differences_of_mean_accuracy_in_points(tmp_path):
+def test_a_contrast_of_one_seed_is_the_difference_of_the_means_without_an_interval(tmp_path):
     results = _write(
         tmp_path,
         _result("attention-truth", 0.9),
@@ -239,26 +240,32 @@ def test_contrasts_are_differences_of_mean_accuracy_in_points(tmp_path):
 
     rows = {row["question"]: row for row in _rows(contrasts_snippet(results))}
 
-    assert rows["What the paper credits to attention"]["synthetic (points)"] == "+20.0"
-    assert rows["What the image adds to the adjective"]["synthetic (points)"] == "-5.0"
-    assert rows["Does the true adjective matter?"]["synthetic (points)"] == "not yet measured"
+    assert rows["What the paper credits to attention"]["synthetic"] == "+20.0 points (no two paired seeds: no interval)"
+    assert rows["What the image adds to the adjective"]["synthetic"].startswith("-5.0 points")
+    assert rows["Does the true adjective matter?"]["synthetic"] == "not yet measured"
 
 
-def test_contrasts_with_several_seeds_are_mean_and_sd_of_the_paired_per_seed_differences(tmp_path):
+def test_contrasts_over_seeds_are_read_from_their_interval(tmp_path):
     results = _write(
         tmp_path,
         *(_result("attention-truth", acc, seed=seed) for seed, acc in enumerate((0.90, 0.80, 0.85))),
         *(_result("gap", acc, seed=seed) for seed, acc in enumerate((0.70, 0.70, 0.70))),
-        _result("adjective-only", 1.0, seed=0),
+        *(_result("adjective-only", acc, seed=seed) for seed, acc in enumerate((0.90, 0.70, 0.80))),
     )
 
-    text = contrasts_snippet(results)
-    rows = {row["question"]: row for row in _rows(text)}
+    rows = {row["question"]: row for row in _rows(contrasts_snippet(results))}
 
-    # Differences 20, 10, 15 points: mean 15, sd 5. One paired seed only: the difference of the means.
-    assert rows["What the paper credits to attention"]["synthetic (points)"] == "+15.0 ± 5.0"
-    assert rows["What the image adds to the adjective"]["synthetic (points)"] == "-15.0"
-    assert "Mean ± sd over seeds of the per-seed difference" in text
+    # Differences 20, 10, 15 points: mean 15, sd 5, corrected for the 10 test of 90 training images.
+    mean, low, high, p = corrected_resampled_t([0.20, 0.10, 0.15], n_train=90, n_test=10)
+    assert low > 0
+    assert rows["What the paper credits to attention"]["synthetic"] == (
+        f"`attention-truth` beats `gap` (+15.0 [{100 * low:+.1f}, {100 * high:+.1f}] points, p = {p:.2f}, "
+        "3 paired runs)"
+    )
+    # Differences 0, 10, 5 points: the interval holds 0.
+    assert rows["What the image adds to the adjective"]["synthetic"].startswith(
+        "`attention-truth` does not differ from `adjective-only` (+5.0 ["
+    )
 
 
 def test_results_in_subfolders_are_read_but_benchmarks_are_not(tmp_path):

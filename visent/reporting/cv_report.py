@@ -18,6 +18,8 @@ from matplotlib.figure import Figure
 from visent.backbone import FINETUNE_BLOCKS
 from visent.config import run_label
 from visent.model import VARIANTS
+from visent.reporting import stats
+from visent.reporting.stats import Contrast
 
 #: The chapter's order of subsets and their display names.
 SUBSETS = {"five": "5-agree", "four": "4-agree", "three": "3-agree"}
@@ -115,9 +117,32 @@ def paired(frame: pd.DataFrame, subset: str, variant: str, baseline: str) -> np.
     return (pick[variant] - pick[baseline]).dropna().to_numpy()
 
 
-def contrasts_table(frame: pd.DataFrame) -> pd.DataFrame:
+def model_runs(runs: list[dict[str, Any]], subset: str, model: str) -> list[dict[str, Any]]:
+    """The runs of ``model`` (a :func:`label`) on ``subset``."""
+    return [r for r in runs if r["config"]["twitter_subset"] == subset and label(r) == model]
+
+
+def contrast(runs: list[dict[str, Any]], subset: str, a: str, b: str) -> Contrast | None:
+    """``a`` minus ``b`` on ``subset`` with its 95% interval (corrected resampled t), over the
+    (fold, seed) pairs both ran; None under two pairs."""
+    return paired_contrast(model_runs(runs, subset, a), model_runs(runs, subset, b), a, b)
+
+
+def paired_contrast(runs_a: list[dict[str, Any]], runs_b: list[dict[str, Any]], a: str, b: str) -> Contrast | None:
+    """:func:`visent.reporting.stats.contrast` over the (fold, seed) pairs both lists have (a
+    fine-tuned model with one seed pairs with its frozen twin's seed 0); None under two pairs."""
+    both = {stats.pair_key(r) for r in runs_a} & {stats.pair_key(r) for r in runs_b}
+    if len(both) < 2:
+        return None
+    return stats.contrast(
+        [r for r in runs_a if stats.pair_key(r) in both], [r for r in runs_b if stats.pair_key(r) in both], a=a, b=b
+    )
+
+
+def contrasts_table(runs: list[dict[str, Any]]) -> pd.DataFrame:
     """Each variant against each baseline, then each fine-tuned model against its frozen variant,
-    per subset: paired difference in points (mean ± sd over folds) and the folds it wins."""
+    per subset: the paired difference in points with its 95% interval, and the folds it wins."""
+    frame = fold_frame(runs)
     models = _ordered_variants(frame)
     pairs = [
         (variant, baseline)
@@ -130,8 +155,9 @@ def contrasts_table(frame: pd.DataFrame) -> pd.DataFrame:
     for variant, baseline in dict.fromkeys(pairs):  # gap-ft - gap is both a baseline and a frozen pair
         row: dict[str, Any] = {"comparison": f"`{variant}` − `{baseline}`"}
         for subset, name in SUBSETS.items():
+            c = contrast(runs, subset, variant, baseline)
             diff = paired(frame, subset, variant, baseline)
-            row[f"{name} (points)"] = _mean_sd(diff, signed=True) if len(diff) else NOT_MEASURED
+            row[f"{name} (points, 95% interval)"] = c.points() if c else NOT_MEASURED
             row[f"{name} wins"] = f"{int((diff > 0).sum())}/{len(diff)}" if len(diff) else "–"
         rows.append(row)
     return pd.DataFrame(rows)
@@ -167,54 +193,48 @@ def schedule_text(runs: list[dict[str, Any]]) -> str:
     )
 
 
-def _reading(diff: np.ndarray, baseline: str) -> str:
-    """A paired difference in words, read as real only when its mean exceeds its sd over the folds."""
-    mean, sd, wins = 100 * diff.mean(), 100 * diff.std(ddof=1), int((diff > 0).sum())
-    if mean > sd:
-        word = "beats"
-    elif -mean > sd:
-        word = "is below"
-    else:
-        word = "does not differ from"
-    return f"{word} `{baseline}` ({mean:+.1f} ± {sd:.1f} points, {wins} of {len(diff)} folds won)"
+def sentence(c: Contrast) -> str:
+    """A contrast in words, its verb read from its interval: ``a`` beats ``b`` only where the interval
+    lies above 0."""
+    return f"`{c.a}` {c.verdict()} `{c.b}` ({c.points()} points, p = {c.p:.2f}, {c.n} paired runs)"
 
 
-def finetune_text(frame: pd.DataFrame) -> str:
+#: How the chapter reads a paired difference, said once above each list of verdicts.
+READING = (
+    "A paired difference is read as a difference only where its 95% interval excludes 0 (corrected resampled "
+    "t over the (fold, seed) pairs, {ref}`how the intervals are computed <intervals>`):"
+)
+
+
+def finetune_text(runs: list[dict[str, Any]]) -> str:
     """Each fine-tuned model against its frozen twin, per subset where both ran, in words."""
+    frame = fold_frame(runs)
     lines = []
     for variant in VARIANTS:
         for tuned in fine_tuned_of(variant):
             for subset, name in SUBSETS.items():
-                diff = paired(frame, subset, tuned, variant)
-                if len(diff) < 2:
+                c = contrast(runs, subset, tuned, variant)
+                if c is None:
                     continue
                 cell = frame[(frame["variant"] == tuned) & (frame["subset"] == subset)]
+                seeds = int(cell["seeds"].max())
                 lines.append(
-                    f"- {name}: `{tuned}` ({_mean_sd(cell['accuracy'].to_numpy())}%, "
-                    f"{int(cell['seeds'].max())} seed{'s' if cell['seeds'].max() > 1 else ''} per fold) "
-                    + _reading(diff, variant)
-                    + "."
+                    f"- {name}: {sentence(c)}; `{tuned}` {_mean_sd(cell['accuracy'].to_numpy())}% over the folds, "
+                    f"{seeds} seed{'s' if seeds > 1 else ''} per fold."
                 )
     if not lines:
         return "**Not yet measured**: no fine-tuned runs beside frozen ones. `make twitter-finetune` runs them.\n"
-    return (
-        "Reading a paired difference as real only when its mean exceeds its sd over the folds:\n\n"
-        + "\n".join(lines)
-        + "\n"
-    )
+    return READING + "\n\n" + "\n".join(lines) + "\n"
 
 
-def verdict_text(frame: pd.DataFrame, variant: str = "attention-learned") -> str:
-    """Per subset, in words: does ``variant`` beat each baseline fold by fold?"""
+def verdict_text(runs: list[dict[str, Any]], variant: str = "attention-learned") -> str:
+    """Per subset, in words: does ``variant`` beat each baseline, pair by pair?"""
+    frame = fold_frame(runs)
     lines = []
     for subset, name in SUBSETS.items():
-        parts = []
-        for baseline in BASELINES:
-            diff = paired(frame, subset, variant, baseline)
-            if len(diff) >= 2:
-                parts.append(_reading(diff, baseline))
-        if parts:
-            lines.append(f"- {name}: `{variant}` " + "; it ".join(parts) + ".")
+        found = [c for baseline in BASELINES if (c := contrast(runs, subset, variant, baseline))]
+        if found:
+            lines.append(f"- {name}: " + "; ".join(sentence(c) for c in found) + ".")
     if not lines:
         return f"**Not yet measured**: no paired runs of `{variant}`.\n"
     largest = max(
@@ -225,7 +245,8 @@ def verdict_text(frame: pd.DataFrame, variant: str = "attention-learned") -> str
         if a != b and len(paired(frame, subset, a, b))
     )
     return (
-        "Reading a paired difference as real only when its mean exceeds its sd over the folds:\n\n"
+        READING
+        + "\n\n"
         + "\n".join(lines)
         + f"\n\nThe largest mean paired difference between any two variants on any subset is {largest:.1f} points; "
         "the paper's Table 1 puts 29 points between its attention model and the whole image.\n"

@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from visent.config import PRESETS, default_of
@@ -275,39 +276,41 @@ def extended_snippet(results: list[dict[str, Any]], results_dir: str | Path = "r
     )
 
 
-def _contrast(
-    by_seed: dict[tuple[str | None, str, str], pd.Series], dataset: str | None, a: str, b: str, split: str
-) -> str:
-    """``a`` − ``b`` in points: mean ± sd of the per-seed differences where two or more seeds ran both
-    (runs with the same split and seed are paired), else the difference of the means."""
-    ours, theirs = by_seed.get((dataset, a, split)), by_seed.get((dataset, b, split))
-    if ours is None or theirs is None:
+def _contrast(results: list[dict[str, Any]], dataset: str, a: str, b: str, split: str) -> str:
+    """``a`` − ``b`` on ``split`` in words with its 95% interval (:func:`cv_report.paired_contrast`,
+    runs with the same split and seed are pairs); with one pair only, the difference of the means."""
+    runs_a, runs_b = (
+        [r for r in results if (r["dataset"]["name"], r["variant"], r["config"]["split"]) == (dataset, v, split)]
+        for v in (a, b)
+    )
+    if not runs_a or not runs_b:
         return NOT_MEASURED
-    paired = (ours - theirs).dropna()  # aligned on the seed
-    if len(paired) >= 2:
-        return f"{100 * paired.mean():+.1f} ± {100 * paired.std(ddof=1):.1f}"
-    return f"{100 * (ours.mean() - theirs.mean()):+.1f}"
+    c = cv_report.paired_contrast(runs_a, runs_b, a, b)
+    if c is None:
+        mean = np.mean([r["metrics"]["test_accuracy"] for r in runs_a])
+        mean -= np.mean([r["metrics"]["test_accuracy"] for r in runs_b])
+        return f"{100 * mean:+.1f} points (no two paired seeds: no interval)"
+    return cv_report.sentence(c)
 
 
 def contrasts_snippet(results: list[dict[str, Any]], results_dir: str | Path = "results") -> str:
-    """Each question of ``CONTRASTS`` as a difference of test accuracies in points, per dataset: the
-    mean ± sd over seeds of the paired per-seed differences (see ``_contrast``)."""
-    by_seed: dict[tuple[str | None, str, str], pd.Series] = {}
-    if results:
-        accuracy = results_frame(results).groupby(["dataset", "variant", "split", "seed"])["test_accuracy"].mean()
-        by_seed = {key: group.droplevel([0, 1, 2]) for key, group in accuracy.groupby(level=[0, 1, 2])}
-    columns: dict[str, str | None] = {f"{d} (points)": d for d in sorted({str(d) for d, _, _ in by_seed})}
-    columns = columns or {"difference (points)": None}
+    """Each question of ``CONTRASTS`` per dataset: the paired difference of test accuracies in points
+    with its 95% interval, and what the interval allows one to say (see ``_contrast``)."""
+    datasets = sorted({r["dataset"]["name"] for r in results})
     rows = []
     for question, a_variant, b_variant, split in CONTRASTS:
-        row = {"question": question, "comparison": f"`{a_variant}` − `{b_variant}` ({split} split)"}
-        for column, dataset in columns.items():
-            row[column] = _contrast(by_seed, dataset, a_variant, b_variant, split)
+        row = {"question": question, "split": split}
+        for dataset in datasets or ["difference"]:
+            row[dataset] = _contrast(results, dataset, a_variant, b_variant, split) if results else NOT_MEASURED
         rows.append(row)
-    table = markdown_table(pd.DataFrame(rows), "+.1f")
+    table = markdown_table(pd.DataFrame(rows))
     if not results:
         return f"{table}\n\n{_missing('run results', results_dir)}"
-    note = "Mean ± sd over seeds of the per-seed difference: both variants ran on the same split with the same seed."
+    note = (
+        "A minus B in accuracy points over the seeds both ran on the same split, with its 95% interval "
+        "({ref}`how the intervals are computed <intervals>`); a difference is read as one only where its "
+        "interval excludes 0."
+    )
     return f"{table}\n\n{note}\n\n{provenance(results)}\n"
 
 
@@ -468,7 +471,7 @@ def twitter_snippets(
         "Test accuracy of each fold (mean over seeds), one line per fold across the variants; black: the mean. "
         "A line that rises from one variant to the next is a fold that the second variant wins.\n```"
     )
-    contrasts = markdown_table(cv_report.contrasts_table(frame))
+    contrasts = markdown_table(cv_report.contrasts_table(runs))
     figures = []
     for model in ("attention-learned", *cv_report.fine_tuned_of("attention-learned")):
         example = cv_report.examples_run(runs, model)
@@ -495,8 +498,8 @@ def twitter_snippets(
         "twitter_contrasts.md": f"{contrasts}\n\n{provenance(runs)}\n",
         "twitter_maps.md": maps,
         "twitter_schedule.md": cv_report.schedule_text(runs),
-        "twitter_verdict.md": cv_report.verdict_text(frame),
-        "twitter_finetune.md": cv_report.finetune_text(frame),
+        "twitter_verdict.md": cv_report.verdict_text(runs),
+        "twitter_finetune.md": cv_report.finetune_text(runs),
         "twitter_published.md": published_snippet(published or [], frame),
     }
 
