@@ -39,7 +39,7 @@ from visent.data.layouts import LAYOUTS
 from visent.data.ontology import load_ontology
 from visent.data.splits import SCHEMES
 from visent.model import VARIANTS, missing_inputs
-from visent.reporting import cv_report, words
+from visent.reporting import cv_report, findings, words
 from visent.reporting.leak import rules_table
 from visent.reporting.published import PUBLISHED, Published, load_published, published_frame
 from visent.reporting.results import (
@@ -544,6 +544,27 @@ def twitter2_snippets(
     }
 
 
+def findings_snippets(
+    results: list[dict[str, Any]], everything: list[dict[str, Any]], ontology: str | Path | None, out: Path
+) -> dict[str, str]:
+    """The front page's findings (:mod:`visent.reporting.findings`), and their summary figure drawn
+    into ``out``; the Twitter II finding (``findings_twitter2.md``) goes between the two."""
+    paper = {variant: value for _, variant, value in PAPER_TABLE1}
+    path = Path(ontology) if ontology else None
+    rules = rules_table(load_ontology(path)) if path and path.is_file() else None
+    runs = cv_report.cv_runs(everything)
+    png = findings.summary_figure(findings.settings_frame(results, runs, paper), out / "findings.png")
+    return {
+        "findings.md": findings.claim_text(paper)
+        + findings.leak_text(rules, path.name if path else "3244ANPs.txt")
+        + findings.synthetic_text(results)
+        + findings.twitter_text(runs),
+        "findings_figure.md": f"```{{figure}} _generated/{png.name}\n:name: fig-findings\n:width: 100%\n\n"
+        "Test accuracy per setting: the paper's two numbers (hollow: no interval given) beside ours, each the mean "
+        "over seeds (and folds) with its 95% interval ({ref}`how the intervals are computed <intervals>`).\n```\n",
+    }
+
+
 def write_includes(
     results_dir: str | Path = "results",
     out_dir: str | Path = "book/_generated",
@@ -573,6 +594,8 @@ def write_includes(
         "bench.md": bench_snippet(Path(results_dir) / BENCH_FOLDER),
         "presets.md": presets_snippet(),
         "variants.md": variants_snippet(),
+        **findings_snippets(results, everything, ontology, out),
+        "glossary.md": findings.glossary_text(),
         **twitter_snippets(everything, results_dir, out, twitter_root, literature.get("twitter", [])),
         **twitter2_snippets(everything, results_dir, out, twitter2_root),
         "published_twitter2.md": published_snippet(literature.get("twitter2", []), source=published),
