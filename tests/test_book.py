@@ -322,3 +322,45 @@ def test_the_training_notebook_page_opens_with_its_story_not_its_setup_code(book
     # No code block, opened or not, is wider than its box; no line is longer than the limit.
     assert [(b["text"][:40], b["overflow"]) for b in blocks if b["overflow"] > 0] == []
     assert max(len(line) for b in blocks for line in b["text"].splitlines()) <= CODE_COLUMNS
+
+
+#: The front page's answer must be seen without scrolling: its findings and their figure end
+#: within the first FOLD pixels of a window FOLD pixels wide.
+FOLD = 1400
+FRONT_PROBE = """<script>
+window.addEventListener("load", () => {
+  const box = element => {
+    if (!element) return null;
+    const r = element.getBoundingClientRect();
+    return {top: r.top + window.scrollY, bottom: r.bottom + window.scrollY, height: r.height};
+  };
+  const figure = document.getElementById("fig-findings");
+  const probe = document.createElement("pre");
+  probe.id = "layout-probe";
+  probe.textContent = JSON.stringify({
+    findings: box(document.querySelector("#findings ul")),
+    figure: box(figure && figure.querySelector("img")),
+  });
+  document.body.appendChild(probe);
+});
+</script>"""
+
+
+def test_the_front_page_shows_its_findings_and_their_figure_above_the_fold(book, chromium, tmp_path):
+    page = book.html / "book" / "intro.html"
+    probed = page.with_name("intro_probed.html")  # beside the page: same relative links
+    probed.write_text(page.read_text().replace("</body>", FRONT_PROBE + "</body>"))
+    window, png = f"--window-size={FOLD},{FOLD}", tmp_path / "front.png"
+
+    _chromium(chromium, tmp_path / "profile", f"--screenshot={png}", window, page.as_uri())
+    dom = _chromium(chromium, tmp_path / "profile", window, "--dump-dom", probed.as_uri()).stdout
+    probe = re.search(r'<pre id="layout-probe"[^>]*>(.*?)</pre>', dom, re.S)
+    layout = json.loads(html.unescape(probe.group(1))) if probe else {}
+
+    findings, figure = layout.get("findings"), layout.get("figure")
+    assert findings and figure, f"the findings or their figure are missing from the front page: {layout}"
+    assert figure["height"] > 150, "the findings figure did not load"
+    assert findings["top"] < figure["top"] and figure["bottom"] <= FOLD, layout
+    pixels = np.asarray(Image.open(png).convert("L"), dtype=np.float64)
+    shown = pixels[int(figure["top"]) : int(figure["bottom"])]
+    assert shown.std() > 10, "the screenshot shows no figure where the page puts it"

@@ -145,7 +145,7 @@ def summary_plot(frame: pd.DataFrame) -> Figure:
     """The paper beside us: accuracy per setting (one row each, top to bottom) and model (marker),
     with its 95% interval where runs measured it."""
     settings = list(dict.fromkeys(frame["setting"]))
-    fig = Figure(figsize=(9, 0.42 * len(settings) + 1.0), layout="constrained")
+    fig = Figure(figsize=(9, 0.36 * len(settings) + 0.9), layout="constrained")
     ax = fig.add_subplot()
     offsets = dict(zip(MODELS, np.linspace(-0.24, 0.24, len(MODELS))))
     for model, (marker, colour, name) in MODELS.items():
