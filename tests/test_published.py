@@ -8,6 +8,7 @@ import pytest
 
 from visent.reporting import cv_report
 from visent.reporting.published import PUBLISHED, Published, load_published, published_frame
+from visent.reporting.report import published_snippet
 from visent.reporting.results import ResultsError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,3 +76,12 @@ def test_a_malformed_entry_is_refused_naming_the_file_and_the_entry(tmp_path, te
     with pytest.raises(ResultsError, match=message) as err:
         load_published(path)
     assert str(path) in str(err.value)
+
+
+def test_the_snippet_names_each_protocol_by_a_letter_and_spells_it_out_once_below():
+    entries = [Published("a", "m1", "p1", "r1", {"five": 82.0}), Published("b", "m2", "p1", "r1", {"five": 80.0})]
+
+    text = published_snippet(entries)
+
+    assert text.count("| (a) ") == 2 and "(b)" not in text
+    assert "- (a) p1; read in r1." in text

@@ -105,7 +105,7 @@ def beside_published(frame: pd.DataFrame, published: pd.DataFrame) -> pd.DataFra
             cell = frame[(frame["variant"] == variant) & (frame["subset"] == subset)]
             row[f"{name} (%)"] = f"{100 * cell['accuracy'].mean():.1f}" if len(cell) else "–"
         backbone = "block 5 fine-tuned" if variant in fine_tuned_of(variant.split("-ft-")[0]) else "frozen"
-        rows.append(row | {"protocol": PROTOCOL.format(backbone), "read in": "its result files"})
+        rows.append(row | {"protocol": PROTOCOL.format(backbone), "read in": "this book's result files"})
     return pd.concat([published, pd.DataFrame(rows)], ignore_index=True).fillna("–")
 
 

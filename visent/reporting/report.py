@@ -429,12 +429,19 @@ def published_snippet(
     table = published_frame(entries)
     if frame is not None and len(frame):
         table = cv_report.beside_published(frame, table)
+    # Protocols are sentences: the table names each by a letter, the list below spells it out.
+    protocols = list(dict.fromkeys(zip(table["protocol"], table["read in"])))
+    letters = {protocol: f"({chr(ord('a') + k)})" for k, protocol in enumerate(protocols)}
+    table = table.drop(columns=["read in"]).assign(
+        protocol=[letters[key] for key in zip(table["protocol"], table["read in"])]
+    )
+    listed = "\n".join(f"- {letters[key]} {key[0]}; read in {key[1]}." for key in protocols)
     note = (
         f"*Source*: `{Path(source).name}`, as each work reports its figures: only figures read in a source "
         "are listed, with the protocol that produced them. A figure measured on another protocol (no training "
         "on the dataset, other folds, a subset not stated) places ours; it does not compete with it."
     )
-    return f"{table.to_markdown(index=False, disable_numparse=True)}\n\n{note}\n"  # figures as published
+    return f"{table.to_markdown(index=False, disable_numparse=True)}\n\n{listed}\n\n{note}\n"  # as published
 
 
 def twitter_snippets(
