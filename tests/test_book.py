@@ -23,6 +23,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from visent.reporting.published import PUBLISHED
 from visent.reporting.report import write_includes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,7 +80,7 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> Book:
     for top in sorted({Path(f).parts[0] for f in _toc_files()}):
         shutil.copytree(REPO / top, source / top, ignore=shutil.ignore_patterns("_generated", ".ipynb_checkpoints"))
     shutil.copytree(MATHJAX.parents[1], source / "_build" / "mathjax")
-    write_includes(REPO / "results", source / "book" / "_generated", ONTOLOGY)
+    write_includes(REPO / "results", source / "book" / "_generated", ONTOLOGY, published=REPO / PUBLISHED)
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     proc = subprocess.run(
         [str(jupyter_book), "build", str(source), "-W", "-n", "--keep-going"],
@@ -199,7 +200,7 @@ def _rendered_text(path: Path) -> str:
 
 def test_no_page_speaks_of_issues_targets_moonshots_or_design_sketches(tmp_path):
     generated = tmp_path / "_generated"
-    write_includes(REPO / "results", generated, ONTOLOGY if ONTOLOGY.is_file() else None)
+    write_includes(REPO / "results", generated, ONTOLOGY if ONTOLOGY.is_file() else None, published=REPO / PUBLISHED)
     texts = {path.relative_to(REPO): path.read_text() for path in [*(REPO / "book").glob("*.md"), REPO / "_toc.yml"]}
     texts |= {path.relative_to(REPO): _rendered_text(path) for path in NOTEBOOKS}
     texts |= {Path("book/_generated") / path.name: path.read_text() for path in generated.glob("*.md")}

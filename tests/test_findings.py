@@ -9,6 +9,7 @@ import pytest
 
 from visent.model import VARIANTS
 from visent.reporting import findings, stats
+from visent.reporting.published import PUBLISHED
 from visent.reporting.report import write_includes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -87,7 +88,7 @@ def test_the_summary_figure_puts_the_papers_numbers_without_an_interval_beside_o
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     out = tmp_path_factory.mktemp("generated")
-    write_includes(REPO / "results", out, ONTOLOGY if ONTOLOGY.is_file() else None)
+    write_includes(REPO / "results", out, ONTOLOGY if ONTOLOGY.is_file() else None, published=REPO / PUBLISHED)
     return {path.name: path.read_text() for path in out.glob("*.md")}
 
 
