@@ -193,10 +193,11 @@ def schedule_text(runs: list[dict[str, Any]]) -> str:
     )
 
 
-def sentence(c: Contrast) -> str:
+def sentence(c: Contrast, short: bool = False) -> str:
     """A contrast in words, its verb read from its interval: ``a`` beats ``b`` only where the interval
-    lies above 0."""
-    return f"`{c.a}` {c.verdict()} `{c.b}` ({c.points()} points, p = {c.p:.2f}, {c.n} paired runs)"
+    lies above 0; ``short`` leaves out the p-value and the number of pairs (the front page)."""
+    detail = "" if short else f", p = {c.p:.2f}, {c.n} paired runs"
+    return f"`{c.a}` {c.verdict()} `{c.b}` ({c.points()} points{detail})"
 
 
 #: How the chapter reads a paired difference, said once above each list of verdicts.

@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from visent.model import VARIANTS
-from visent.reporting import cv_report, stats
+from visent.reporting import cv_report, stats, words
 
 #: The rule of the leak finding: the honest one, each ANP predicted from the *other* ANPs of its adjective.
 LEAK_RULE = "adjective_majority_loo"
@@ -30,7 +30,10 @@ MODELS = {
     "attention-truth": ("D", "C3", "attention, true adjective: `attention-truth`"),
     "attention-learned": ("s", "C0", "attention, image only: `attention-learned`"),
     "adjective-only": ("^", "C2", "adjective alone, no image: `adjective-only`"),
+    "attention-text": ("v", "C1", "attention, the tweet's words: `attention-text`"),
 }
+#: The Twitter II row's label: its chapter reads balanced accuracy (the partitions are 78% positive).
+TWITTER2_SETTING = "Twitter II\n(balanced accuracy)"
 NOT_MEASURED = "not yet measured"
 
 
@@ -91,7 +94,7 @@ def synthetic_text(results: list[dict[str, Any]]) -> str:
         f"{first['dataset']['n_test']} test images, {len(runs['gap'])} seeds): the paper's model (`attention-truth`) "
         f"{cells['attention-truth']}, the whole image (`gap`) {cells['gap']}, the adjective alone "
         f"(`adjective-only`) {cells['adjective-only']}; "
-        + "; ".join(cv_report.sentence(c) for c in versus if c)
+        + "; ".join(cv_report.sentence(c, short=True) for c in versus if c)
         + " ({doc}`report`).\n"
     )
 
@@ -111,15 +114,19 @@ def twitter_text(runs: list[dict[str, Any]]) -> str:
         "no adjectives, so only image-only attention can run): "
         f"`attention-learned` {percent(stats.mean_interval(models['attention-learned']))}, "
         f"`gap` {percent(stats.mean_interval(models['gap']))}, the frozen-feature linear probe "
-        f"{percent(stats.mean_interval(models['linear-probe']))}; {cv_report.sentence(c)} "
+        f"{percent(stats.mean_interval(models['linear-probe']))}; {cv_report.sentence(c, short=True)} "
         "({doc}`twitter`, with the other subsets and the published figures).\n"
     )
 
 
 def settings_frame(
-    results: list[dict[str, Any]], runs: list[dict[str, Any]], paper: Mapping[str, float]
+    results: list[dict[str, Any]],
+    runs: list[dict[str, Any]],
+    paper: Mapping[str, float],
+    twitter2: list[dict[str, Any]] | None = None,
 ) -> pd.DataFrame:
-    """One row per (setting, model) the figure draws: accuracy and interval in %, None for the paper's.
+    """One row per (setting, model) the figure draws: accuracy and interval in %, None for the paper's;
+    ``twitter2``: the Twitter II runs, whose row reads their chapter's balanced accuracy.
     The synthetic held-out-adjective split moves in whole adjectives (a sign, not a measurement), so
     it stays in its chapter."""
     rows = [
@@ -134,9 +141,15 @@ def settings_frame(
         for subset, name in cv_report.SUBSETS.items()
         for v in ("gap", "attention-learned")
     ]
+    metric = {setting: "test_accuracy" for setting, _, _ in measured}
+    if twitter2:
+        chapter = words.WordsChapter(twitter2)
+        models = chapter.models()
+        measured += [(TWITTER2_SETTING, v, models.get(chapter.label(v), [])) for v in ("gap", "attention-text")]
+        metric[TWITTER2_SETTING] = words.VERDICT_METRIC
     for setting, model, found in measured:
         if len(found) >= 2:
-            mean, low, high = stats.mean_interval(found)
+            mean, low, high = stats.mean_interval(found, metric[setting])
             rows.append({"setting": setting, "model": model, "mean": 100 * mean, "low": 100 * low, "high": 100 * high})
     return pd.DataFrame(rows, columns=["setting", "model", "mean", "low", "high"])
 
@@ -161,7 +174,9 @@ def summary_plot(frame: pd.DataFrame) -> Figure:
     ax.set_yticks(range(len(settings)), settings, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(45, 101)  # chance (50%) to the top: where every setting's accuracies lie
-    ax.set_xlabel("test accuracy (%), 95% interval")
+    ax.set_xlabel(
+        "test accuracy (%), 95% interval" + ("; Twitter II: balanced" if TWITTER2_SETTING in settings else "")
+    )
     ax.axvline(50, color="0.8", linewidth=1, zorder=0)
     ax.grid(axis="x", alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
@@ -169,7 +184,7 @@ def summary_plot(frame: pd.DataFrame) -> Figure:
         handles,
         [label.replace("`", "") for label in labels],
         loc="outside upper center",
-        ncol=2,
+        ncol=3,
         fontsize=8,
         frameon=False,
     )

@@ -560,7 +560,8 @@ def findings_snippets(
     path = Path(ontology) if ontology else None
     rules = rules_table(load_ontology(path)) if path and path.is_file() else None
     runs = cv_report.cv_runs(everything)
-    png = findings.summary_figure(findings.settings_frame(results, runs, paper), out / "findings.png")
+    twitter2 = cv_report.cv_runs(everything, layout=words.LAYOUT)
+    png = findings.summary_figure(findings.settings_frame(results, runs, paper, twitter2), out / "findings.png")
     return {
         "findings.md": findings.claim_text(paper)
         + findings.leak_text(rules, path.name if path else "3244ANPs.txt")
