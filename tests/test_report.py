@@ -452,3 +452,12 @@ def test_the_run_list_is_written_beside_the_snippets_and_linked_from_each_proven
     headline = next(p for p in paths if p.name == "headline.md").read_text()
     assert "{download}`Every run of the book as JSON <_generated/runs.json>`" in headline
     assert (tmp_path / "out" / "headline.csv").is_file()
+
+
+def test_a_benchmark_command_line_is_shown_as_code_so_its_flags_copy(tmp_path):
+    (tmp_path / "probe.json").write_text('{"command": "python probe.py --out x", "images": 16}')
+
+    text = bench_snippet(tmp_path)
+
+    assert "`python probe.py --out x`" in text
+    assert "| images" in text and "`16`" not in text

@@ -377,7 +377,11 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _cell(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    """A benchmark field as shown; a command line as code, whose ``--flags`` prose would print with
+    an en dash that fails when copied."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return f"`{value}`" if isinstance(value, str) and " --" in value else str(value)
 
 
 def bench_snippet(bench_dir: str | Path) -> str:
