@@ -240,6 +240,32 @@ def test_no_diagram_of_a_chapter_is_wider_than_the_page():
     assert not too_wide, "\n".join(sorted(too_wide))
 
 
+#: A command-line flag: outside code, Sphinx prints its two dashes as an en dash ("–amp").
+BARE_FLAG = re.compile(r"(?<![\w`-])--[a-z][\w-]*")
+
+
+def _prose(text: str) -> str:
+    """A chapter's text without its fenced blocks and code spans (a span may run over lines)."""
+    text = re.sub(r"^(```|~~~).*?^\1", "", text, flags=re.MULTILINE | re.DOTALL)
+    return re.sub(r"`[^`]*`", "", text)
+
+
+def test_every_flag_of_a_page_is_code_so_that_it_copies(tmp_path):
+    generated = tmp_path / "_generated"
+    write_includes(REPO / "results", generated, ONTOLOGY if ONTOLOGY.is_file() else None, published=REPO / PUBLISHED)
+    pages = [*(REPO / "book").glob("*.md"), *generated.glob("*.md")]
+
+    bare = [
+        f"{path.name}: {line.strip()[:100]}"
+        for path in pages
+        for line in _prose(path.read_text()).splitlines()
+        if BARE_FLAG.search(line)
+    ]
+
+    assert BARE_FLAG.search("run with --amp bf16") and not BARE_FLAG.search(_prose("run with `--amp bf16`"))
+    assert not bare, "\n".join(bare)
+
+
 def _code_cells(path: Path) -> list:
     return [cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
 
