@@ -78,7 +78,7 @@ def ratio(ours: float, naive: float) -> float:
 
 
 def target(text: str, measured: float, met: bool) -> dict[str, Any]:
-    """One target of the issue as recorded in the JSON: what was asked, what was measured, met or not."""
+    """One goal as recorded in the JSON: what was asked, what was measured, met or not."""
     return {"target": text, "measured": measured, "met": bool(met)}
 
 

@@ -7,8 +7,8 @@ of iterations, and reports two peaks.
 
 ``peak_rss_bytes``
     ``VmHWM`` (``ru_maxrss`` where ``/proc`` is missing): everything resident, including the pages
-    of the memory-mapped cache that the process has read. The target (peak at the large size
-    <= 1.2x the peak at the small one) is judged on this number, as the issue states it.
+    of the memory-mapped cache that the process has read. The memory goal (peak at the large size
+    <= 1.2x the peak at the small one) is judged on this number.
 ``peak_anon_bytes``
     The peak of ``RssAnon`` (``/proc/self/status``, sampled every 5 ms; None off Linux): memory
     the process allocated itself, what loading a dataset into RAM grows. The difference between

@@ -53,7 +53,7 @@ NOTES = [
     " step with all of VGG-16 run from the JPEG files every step. Random weights: speed does not depend on them.",
     "(d) each peak is one process training for a fixed number of iterations. RSS (VmHWM) also counts the"
     " pages of the memory-mapped cache the process touched: clean, reclaimable page cache, but resident."
-    " RssAnon is memory the process allocated itself. The target is judged on RSS, as the issue states it.",
+    " RssAnon is memory the process allocated itself. The memory goal is judged on RSS.",
 ]
 
 PROFILES: dict[str, dict[str, Any]] = {

@@ -289,7 +289,7 @@ def test_ratio_refuses_a_measurement_that_is_not_positive():
         ratio(1.0, 0.0)
 
 
-def test_markdown_marks_an_unmet_target():
+def test_markdown_tables_show_measurements_and_state_each_goal_once_below_them():
     document = {
         "benchmark": "cpu",
         "profile": "full",
@@ -316,11 +316,16 @@ def test_markdown_marks_an_unmet_target():
             {"measurement": "(d) growth", "ours": 1.5, "naive": 9.0, "target": target("<= 1.2x", 1.5, False)},
             {"measurement": "(e) bf16", "ours": "not measured: no bf16"},
         ],
+        "notes": ["(d) with --amp bf16 and `--finetune conv5`"],
     }
     table = markdown_report(document)
-    assert "| (c) epoch, s | 12.50 | 2,500 | 200.0x | >= 100x | yes |" in table
-    assert "| (d) growth | 1.50 | 9.00 |  | <= 1.2x | **no** |" in table
-    assert "| (e) bf16 | not measured: no bf16 |  |  |  |  |" in table
+    assert "| measurement | ours | naive | speedup |\n" in table
+    assert "| (c) epoch, s | 12.50 | 2,500 | 200.0x |\n" in table
+    assert "| (d) growth | 1.50 | 9.00 |  |\n" in table
+    assert "| (e) bf16 | not measured: no bf16 |  |  |\n" in table
+    assert table.endswith("Goals set before measuring:\n\n- >= 100x: reached.\n- <= 1.2x: **not reached**.\n")
+    # A bare flag would be rendered with an en dash; one already in a code span stays as it is.
+    assert "- (d) with `--amp` bf16 and `--finetune conv5`\n" in table
     assert "commit `abcdef123456`" in table and "Smoke" not in table
 
 

@@ -23,6 +23,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from visent.reporting.published import PUBLISHED
 from visent.reporting.report import write_includes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,6 +36,14 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 #: The longest code line a notebook may have: at the font size of book/_static/visent.css,
 #: 88 characters fit the article column of a 1280 px window, so no code cell scrolls sideways.
 CODE_COLUMNS = 88
+#: The widest line of a chapter's diagram (a code block without a language): at the font size of
+#: book/_static/visent.css, 80 characters fit the article column of a 1280 px window.
+DIAGRAM_COLUMNS = 80
+
+
+#: Words that speak to the project, not to a reader: a book never mentions its issues, targets,
+#: moonshots or design sketches.
+INTERNAL_WORDS = re.compile(r"moonshot|as the issue|design sketch|target.*met|\bissues?\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,7 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> Book:
     for top in sorted({Path(f).parts[0] for f in _toc_files()}):
         shutil.copytree(REPO / top, source / top, ignore=shutil.ignore_patterns("_generated", ".ipynb_checkpoints"))
     shutil.copytree(MATHJAX.parents[1], source / "_build" / "mathjax")
-    write_includes(REPO / "results", source / "book" / "_generated", ONTOLOGY)
+    write_includes(REPO / "results", source / "book" / "_generated", ONTOLOGY, published=REPO / PUBLISHED)
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     proc = subprocess.run(
         [str(jupyter_book), "build", str(source), "-W", "-n", "--keep-going"],
@@ -174,6 +183,89 @@ def test_chromium_renders_the_title_a_table_and_typeset_math(book, chromium, tmp
     assert "<mjx-container" in dom, f"MathJax did not typeset {page}"
 
 
+def _rendered_text(path: Path) -> str:
+    """What a reader of a stored notebook sees as text: its markdown cells and every text output."""
+    parts = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "markdown":
+            parts.append(cell.source)
+        for output in cell.get("outputs", []):
+            text = output.get("text", "")
+            parts.append("".join(text) if isinstance(text, list) else text)
+            for mime in ("text/plain", "text/markdown", "text/html"):
+                value = output.get("data", {}).get(mime, "")
+                parts.append("".join(value) if isinstance(value, list) else value)
+    return "\n".join(parts)
+
+
+def test_no_page_speaks_of_issues_targets_moonshots_or_design_sketches(tmp_path):
+    generated = tmp_path / "_generated"
+    write_includes(REPO / "results", generated, ONTOLOGY if ONTOLOGY.is_file() else None, published=REPO / PUBLISHED)
+    texts = {path.relative_to(REPO): path.read_text() for path in [*(REPO / "book").glob("*.md"), REPO / "_toc.yml"]}
+    texts |= {path.relative_to(REPO): _rendered_text(path) for path in NOTEBOOKS}
+    texts |= {Path("book/_generated") / path.name: path.read_text() for path in generated.glob("*.md")}
+
+    found = [
+        f"{name}: {line.strip()[:100]}"
+        for name, text in texts.items()
+        for line in text.splitlines()
+        if INTERNAL_WORDS.search(line)
+    ]
+
+    assert len(texts) > 20 and not found, "\n".join(found)
+
+
+def _diagram_lines(text: str) -> list[str]:
+    """The lines of the code blocks without a language (text diagrams, trees) of a chapter."""
+    lines, fence = [], None
+    for line in text.splitlines():
+        if fence is None and line.startswith("```"):
+            fence = line[3:].strip()
+        elif fence is not None and line.startswith("```"):
+            fence = None
+        elif fence == "":
+            lines.append(line)
+    return lines
+
+
+def test_no_diagram_of_a_chapter_is_wider_than_the_page():
+    too_wide = {
+        f"{path.name}: {line[:50]}..."
+        for path in (REPO / "book").glob("*.md")
+        for line in _diagram_lines(path.read_text())
+        if len(line) > DIAGRAM_COLUMNS
+    }
+
+    assert any(_diagram_lines((REPO / "book" / "architecture.md").read_text()))
+    assert not too_wide, "\n".join(sorted(too_wide))
+
+
+#: A command-line flag: outside code, Sphinx prints its two dashes as an en dash ("–amp").
+BARE_FLAG = re.compile(r"(?<![\w`-])--[a-z][\w-]*")
+
+
+def _prose(text: str) -> str:
+    """A chapter's text without its fenced blocks and code spans (a span may run over lines)."""
+    text = re.sub(r"^(```|~~~).*?^\1", "", text, flags=re.MULTILINE | re.DOTALL)
+    return re.sub(r"`[^`]*`", "", text)
+
+
+def test_every_flag_of_a_page_is_code_so_that_it_copies(tmp_path):
+    generated = tmp_path / "_generated"
+    write_includes(REPO / "results", generated, ONTOLOGY if ONTOLOGY.is_file() else None, published=REPO / PUBLISHED)
+    pages = [*(REPO / "book").glob("*.md"), *generated.glob("*.md")]
+
+    bare = [
+        f"{path.name}: {line.strip()[:100]}"
+        for path in pages
+        for line in _prose(path.read_text()).splitlines()
+        if BARE_FLAG.search(line)
+    ]
+
+    assert BARE_FLAG.search("run with --amp bf16") and not BARE_FLAG.search(_prose("run with `--amp bf16`"))
+    assert not bare, "\n".join(bare)
+
+
 def _code_cells(path: Path) -> list:
     return [cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
 
@@ -257,3 +349,45 @@ def test_the_training_notebook_page_opens_with_its_story_not_its_setup_code(book
     # No code block, opened or not, is wider than its box; no line is longer than the limit.
     assert [(b["text"][:40], b["overflow"]) for b in blocks if b["overflow"] > 0] == []
     assert max(len(line) for b in blocks for line in b["text"].splitlines()) <= CODE_COLUMNS
+
+
+#: The front page's answer must be seen without scrolling: its findings and their figure end
+#: within the first FOLD pixels of a window FOLD pixels wide.
+FOLD = 1400
+FRONT_PROBE = """<script>
+window.addEventListener("load", () => {
+  const box = element => {
+    if (!element) return null;
+    const r = element.getBoundingClientRect();
+    return {top: r.top + window.scrollY, bottom: r.bottom + window.scrollY, height: r.height};
+  };
+  const figure = document.getElementById("fig-findings");
+  const probe = document.createElement("pre");
+  probe.id = "layout-probe";
+  probe.textContent = JSON.stringify({
+    findings: box(document.querySelector("#findings ul")),
+    figure: box(figure && figure.querySelector("img")),
+  });
+  document.body.appendChild(probe);
+});
+</script>"""
+
+
+def test_the_front_page_shows_its_findings_and_their_figure_above_the_fold(book, chromium, tmp_path):
+    page = book.html / "book" / "intro.html"
+    probed = page.with_name("intro_probed.html")  # beside the page: same relative links
+    probed.write_text(page.read_text().replace("</body>", FRONT_PROBE + "</body>"))
+    window, png = f"--window-size={FOLD},{FOLD}", tmp_path / "front.png"
+
+    _chromium(chromium, tmp_path / "profile", f"--screenshot={png}", window, page.as_uri())
+    dom = _chromium(chromium, tmp_path / "profile", window, "--dump-dom", probed.as_uri()).stdout
+    probe = re.search(r'<pre id="layout-probe"[^>]*>(.*?)</pre>', dom, re.S)
+    layout = json.loads(html.unescape(probe.group(1))) if probe else {}
+
+    findings, figure = layout.get("findings"), layout.get("figure")
+    assert findings and figure, f"the findings or their figure are missing from the front page: {layout}"
+    assert figure["height"] > 150, "the findings figure did not load"
+    assert findings["top"] < figure["top"] and figure["bottom"] <= FOLD, layout
+    pixels = np.asarray(Image.open(png).convert("L"), dtype=np.float64)
+    shown = pixels[int(figure["top"]) : int(figure["bottom"])]
+    assert shown.std() > 10, "the screenshot shows no figure where the page puts it"

@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from visent.reporting import cv_report
+from visent.reporting import cv_report, stats
 
 
 def _run(subset, variant, fold, seed, accuracy):
@@ -12,6 +13,7 @@ def _run(subset, variant, fold, seed, accuracy):
         "variant": variant,
         "config": {"dataset": "twitter", "twitter_subset": subset, "cv_folds": 3, "cv_fold": fold, "seed": seed},
         "metrics": {"test_accuracy": accuracy},
+        "dataset": {"n_train": 160, "n_test": 40},
     }
 
 
@@ -34,13 +36,17 @@ def test_each_fold_is_the_mean_over_its_seeds_and_a_cell_the_mean_and_sd_over_fo
     assert list(table.index) == ["`gap`", "`attention-learned`", "`linear-probe`"]
 
 
-def test_paired_differences_count_the_folds_each_variant_wins(runs):
+def test_paired_differences_have_their_interval_and_count_the_folds_each_variant_wins(runs):
     frame = cv_report.fold_frame(cv_report.cv_runs(runs))
     diff = cv_report.paired(frame, "five", "attention-learned", "linear-probe")
     assert diff == pytest.approx([0.04, 0.01, 0.02])
-    table = cv_report.contrasts_table(frame).set_index("comparison")
+    table = cv_report.contrasts_table(cv_report.cv_runs(runs)).set_index("comparison")
     row = table.loc["`attention-learned` − `linear-probe`"]
-    assert row["5-agree (points)"] == f"{100 * diff.mean():+.1f} ± {100 * diff.std(ddof=1):.1f}"
+    pairs = [0.04, 0.04, 0.01, 0.01, 0.02, 0.02]  # per (fold, seed): both seeds move both models alike
+    expected = stats.corrected_resampled_t(pairs, n_train=2 * 40, n_test=40)  # 3 folds: 2 test folds train
+    assert row["5-agree (points, 95% interval)"] == (
+        f"{100 * expected[0]:+.1f} [{100 * expected[1]:+.1f}, {100 * expected[2]:+.1f}]"
+    )
     assert row["5-agree wins"] == "3/3"
     assert table.loc["`attention-learned` − `gap`", "5-agree wins"] == "3/3"
 
@@ -55,30 +61,29 @@ def test_fine_tuned_runs_are_rows_of_their_own_and_are_paired_with_their_frozen_
     table = cv_report.accuracy_table(frame).set_index("variant")
     assert list(table.index) == ["`gap`", "`attention-learned`", "`attention-learned-ft-conv5`", "`linear-probe`"]
     assert table.loc["`attention-learned-ft-conv5`", "5-agree folds x seeds"] == "3 x 1"
-    contrasts = cv_report.contrasts_table(frame).set_index("comparison")
-    frozen = np.array([0.845, 0.835, 0.805])  # attention-learned's folds, mean over its two seeds
-    diff = np.array([0.86, 0.82, 0.84]) - frozen
+    contrasts = cv_report.contrasts_table(cv_report.cv_runs(runs + tuned)).set_index("comparison")
     row = contrasts.loc["`attention-learned-ft-conv5` − `attention-learned`"]
-    assert row["5-agree (points)"] == f"{100 * diff.mean():+.1f} ± {100 * diff.std(ddof=1):.1f}"
-    assert row["5-agree wins"] == "2/3"
+    # Paired on the runs both have: seed 0 of each fold.
+    c = cv_report.contrast(cv_report.cv_runs(runs + tuned), "five", "attention-learned-ft-conv5", "attention-learned")
+    assert c.n == 3 and c.mean == pytest.approx(np.mean([0.86 - 0.84, 0.82 - 0.83, 0.84 - 0.80]))
+    assert row["5-agree (points, 95% interval)"] == c.points()
+    assert row["5-agree wins"] == "2/3"  # fold means: seed 1 of the frozen twin counts there
     assert contrasts.index.is_unique
 
 
-def test_the_moonshot_needs_both_the_accuracy_and_a_gain_over_the_probe_beyond_its_sd(runs):
-    frame = cv_report.fold_frame(cv_report.cv_runs(runs))
-    outcome = cv_report.moonshot(frame)
-    assert outcome["attention-learned"]["met"] is False  # 82.8% < 87%
-    assert outcome["attention-learned"]["gain_over_probe"] == pytest.approx(0.07 / 3)
-    frame.loc[frame["variant"] == "attention-learned", "accuracy"] += 0.06
-    assert cv_report.moonshot(frame)["attention-learned"]["met"] is True
+def test_each_verdict_follows_from_its_interval(runs):
+    text = cv_report.verdict_text(cv_report.cv_runs(runs))
+    c = cv_report.contrast(cv_report.cv_runs(runs), "five", "attention-learned", "gap")  # +3, +3, +1 points
 
-
-def test_the_verdict_reads_a_difference_as_real_only_beyond_its_sd(runs):
-    frame = cv_report.fold_frame(cv_report.cv_runs(runs))
-    text = cv_report.verdict_text(frame)
-    diff = cv_report.paired(frame, "five", "attention-learned", "gap")  # +3, +3, +1 points
-    assert f"beats `gap` ({100 * diff.mean():+.1f} ± {100 * diff.std(ddof=1):.1f} points, 3 of 3 folds won)" in text
+    assert c.low > 0 and f"`attention-learned` beats `gap` ({c.points()} points, p = {c.p:.2f}, 6 paired runs)" in text
     assert "4-agree" not in text
+    # attention-learned 2 points lower: +1, +1, -1 points, an interval across 0.
+    shifted = runs[:12] + [
+        r | {"metrics": {"test_accuracy": r["metrics"]["test_accuracy"] - 0.02}} for r in runs[12:18]
+    ]
+    close = cv_report.contrast(shifted, "five", "attention-learned", "gap")
+    assert close.low < 0 < close.high
+    assert f"`attention-learned` does not differ from `gap` ({close.points()} points" in cv_report.verdict_text(shifted)
 
 
 def test_the_schedule_line_counts_runs_that_stopped_early():
@@ -113,9 +118,21 @@ def test_the_chapters_reading_of_the_committed_twitter_results_holds():
         pytest.skip("no committed Twitter I results")
     frame = cv_report.fold_frame(runs)
     for subset in cv_report.SUBSETS:
-        diff = cv_report.paired(frame, subset, "attention-learned", "gap")
-        assert len(diff) == 5 and diff.mean() <= diff.std(ddof=1), subset
+        c = cv_report.contrast(runs, subset, "attention-learned", "gap")
+        assert c is not None and c.n == 15 and c.verdict() != "beats", subset
         for a in ("gap", "attention-learned", "linear-probe"):
             for b in ("gap", "attention-learned", "linear-probe"):
                 if a != b:
                     assert abs(cv_report.paired(frame, subset, a, b).mean()) < 0.025
+
+
+def test_the_folds_figure_keeps_its_legend_beside_the_panels_and_its_variant_names_apart(runs, tmp_path):
+    fig = cv_report.folds_plot(cv_report.fold_frame(cv_report.cv_runs(runs)))
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    (legend,) = fig.legends
+    labels = [t.get_window_extent(renderer) for t in fig.axes[0].get_xticklabels()]
+
+    assert legend.get_window_extent(renderer).x0 >= max(ax.get_window_extent(renderer).x1 for ax in fig.axes)
+    assert len(labels) == 3 and not any(a.overlaps(b) for a, b in zip(labels, labels[1:]))

@@ -23,9 +23,11 @@ from visent.reporting.report import (
     runnable_variants,
     table1_snippet,
     variants_snippet,
+    with_downloads,
     write_includes,
 )
 from visent.reporting.results import ResultsError, git_commit, load_results, write_result
+from visent.reporting.stats import corrected_resampled_t
 
 SNIPPETS = [
     "headline.md",
@@ -36,13 +38,16 @@ SNIPPETS = [
     "bench.md",
     "presets.md",
     "variants.md",
+    "findings.md",
+    "findings_figure.md",
+    "glossary.md",
     "twitter_table.md",
     "twitter_contrasts.md",
-    "twitter_moonshot.md",
     "twitter_maps.md",
     "twitter_schedule.md",
     "twitter_verdict.md",
     "twitter_finetune.md",
+    "twitter_published.md",
     "twitter2_data.md",
     "twitter2_weighting.md",
     "twitter2_schedule.md",
@@ -51,6 +56,7 @@ SNIPPETS = [
     "twitter2_maps.md",
     "twitter2_verdict.md",
     "findings_twitter2.md",
+    "published_twitter2.md",
 ]
 
 
@@ -71,7 +77,7 @@ def _result(
         "run_id": f"{dataset}-{split}-{variant}-s{seed}",
         "variant": variant,
         "config": {"split": split, "seed": seed, "preset": "cpu"},
-        "dataset": {"name": dataset},
+        "dataset": {"name": dataset, "n_train": 80, "n_val": 10, "n_test": 10},
         "backbone": {"weights": {"id": "random" if random_weights else "oxford-imagenet", "is_random": random_weights}},
         "metrics": {"test_accuracy": accuracy, "test_balanced_accuracy": accuracy, "val_accuracy": accuracy, **metrics},
         "training": {"epochs": 3},
@@ -111,7 +117,7 @@ def test_without_result_files_every_snippet_is_written_and_says_not_yet_measured
     assert [row["variant"] for row in headline] == runnable_variants("synthetic")
     assert "attention-text" not in runnable_variants("synthetic")  # no texts in the synthetic scenes
     assert {row["test accuracy (%)"] for row in headline} == {"not yet measured"}
-    assert {row["difference (points)"] for row in _rows(text["contrasts.md"])} == {"not yet measured"}
+    assert {row["difference"] for row in _rows(text["contrasts.md"])} == {"not yet measured"}
 
 
 def test_table1_shows_the_papers_numbers_even_before_any_run(tmp_path):
@@ -227,7 +233,7 @@ def test_provenance_names_runs_dates_commit_device_and_preset(tmp_path):
     assert "`synthetic-random-attention-truth-s0`, `synthetic-random-gap-s0`" in line
 
 
-def test_contrasts_are_differences_of_mean_accuracy_in_points(tmp_path):
+def test_a_contrast_of_one_seed_is_the_difference_of_the_means_without_an_interval(tmp_path):
     results = _write(
         tmp_path,
         _result("attention-truth", 0.9),
@@ -237,26 +243,32 @@ def test_contrasts_are_differences_of_mean_accuracy_in_points(tmp_path):
 
     rows = {row["question"]: row for row in _rows(contrasts_snippet(results))}
 
-    assert rows["What the paper credits to attention"]["synthetic (points)"] == "+20.0"
-    assert rows["What the image adds to the adjective"]["synthetic (points)"] == "-5.0"
-    assert rows["Does the true adjective matter?"]["synthetic (points)"] == "not yet measured"
+    assert rows["What the paper credits to attention"]["synthetic"] == "+20.0 points (no two paired seeds: no interval)"
+    assert rows["What the image adds to the adjective"]["synthetic"].startswith("-5.0 points")
+    assert rows["Does the true adjective matter?"]["synthetic"] == "not yet measured"
 
 
-def test_contrasts_with_several_seeds_are_mean_and_sd_of_the_paired_per_seed_differences(tmp_path):
+def test_contrasts_over_seeds_are_read_from_their_interval(tmp_path):
     results = _write(
         tmp_path,
         *(_result("attention-truth", acc, seed=seed) for seed, acc in enumerate((0.90, 0.80, 0.85))),
         *(_result("gap", acc, seed=seed) for seed, acc in enumerate((0.70, 0.70, 0.70))),
-        _result("adjective-only", 1.0, seed=0),
+        *(_result("adjective-only", acc, seed=seed) for seed, acc in enumerate((0.90, 0.70, 0.80))),
     )
 
-    text = contrasts_snippet(results)
-    rows = {row["question"]: row for row in _rows(text)}
+    rows = {row["question"]: row for row in _rows(contrasts_snippet(results))}
 
-    # Differences 20, 10, 15 points: mean 15, sd 5. One paired seed only: the difference of the means.
-    assert rows["What the paper credits to attention"]["synthetic (points)"] == "+15.0 ± 5.0"
-    assert rows["What the image adds to the adjective"]["synthetic (points)"] == "-15.0"
-    assert "Mean ± sd over seeds of the per-seed difference" in text
+    # Differences 20, 10, 15 points: mean 15, sd 5, corrected for the 10 test of 90 training images.
+    mean, low, high, p = corrected_resampled_t([0.20, 0.10, 0.15], n_train=90, n_test=10)
+    assert low > 0
+    assert rows["What the paper credits to attention"]["synthetic"] == (
+        f"`attention-truth` beats `gap` (+15.0 [{100 * low:+.1f}, {100 * high:+.1f}] points, p = {p:.2f}, "
+        "3 paired runs)"
+    )
+    # Differences 0, 10, 5 points: the interval holds 0.
+    assert rows["What the image adds to the adjective"]["synthetic"].startswith(
+        "`attention-truth` does not differ from `adjective-only` (+5.0 ["
+    )
 
 
 def test_results_in_subfolders_are_read_but_benchmarks_are_not(tmp_path):
@@ -387,7 +399,7 @@ def test_variants_snippet_lists_every_variant_with_its_purpose():
 
 def test_main_writes_the_snippets_and_exits_2_on_a_bad_results_folder(tmp_path, capsys):
     assert main(["--results-dir", str(tmp_path / "none"), "--out-dir", str(tmp_path / "out")]) == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(SNIPPETS)
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.md")) == sorted(SNIPPETS)
 
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "x.json").write_text("{}")
@@ -413,3 +425,39 @@ def test_git_commit_calls_code_changes_dirty_but_not_the_results_a_run_writes(gi
     assert git_commit(repo / "visent")["dirty"] is False
     (repo / "visent" / "model" / "variants.py").write_text("edited")
     assert git_commit(repo / "visent")["dirty"] is True
+
+
+def test_every_generated_table_is_also_a_csv_linked_below_it(tmp_path):
+    text = "Intro.\n\n| a | b |\n|:--|--:|\n| `gap` | 1.5 |\n\nBetween.\n\n| c |\n|---|\n| x |\n"
+
+    linked = with_downloads(text, tmp_path / "snippet")
+
+    assert (tmp_path / "snippet.csv").read_text().splitlines() == ["a,b", "gap,1.5"]
+    assert (tmp_path / "snippet-2.csv").read_text().splitlines() == ["c", "x"]
+    assert linked.count("{download}`This table as CSV <_generated/snippet.csv>`") == 1
+    assert linked.index("| `gap` | 1.5 |") < linked.index("snippet.csv") < linked.index("Between.")
+    assert linked.rstrip().endswith("{download}`This table as CSV <_generated/snippet-2.csv>`")
+
+
+def test_the_run_list_is_written_beside_the_snippets_and_linked_from_each_provenance_line(tmp_path):
+    _write(tmp_path / "results", _result("gap", 0.7), _result("gap", 0.8, seed=1))
+
+    paths = write_includes(tmp_path / "results", tmp_path / "out", ontology=None)
+
+    runs = json.loads((tmp_path / "out" / "runs.json").read_text())
+    assert [(r["run_id"], r["seed"], r["test_accuracy"]) for r in runs] == [
+        ("synthetic-random-gap-s0", 0, 0.7),
+        ("synthetic-random-gap-s1", 1, 0.8),
+    ]
+    headline = next(p for p in paths if p.name == "headline.md").read_text()
+    assert "{download}`Every run of the book as JSON <_generated/runs.json>`" in headline
+    assert (tmp_path / "out" / "headline.csv").is_file()
+
+
+def test_a_benchmark_command_line_is_shown_as_code_so_its_flags_copy(tmp_path):
+    (tmp_path / "probe.json").write_text('{"command": "python probe.py --out x", "images": 16}')
+
+    text = bench_snippet(tmp_path)
+
+    assert "`python probe.py --out x`" in text
+    assert "| images" in text and "`16`" not in text

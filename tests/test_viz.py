@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PathCollection, QuadMesh
 from matplotlib.patches import Rectangle
 
@@ -280,3 +281,17 @@ def test_results_bars_keep_a_slot_for_a_paper_row_not_yet_measured():
 def test_results_bars_say_so_when_there_are_no_results():
     ax = results_bars(RUNS.iloc[:0]).axes[0]
     assert [t.get_text() for t in ax.texts] == ["no result files yet"]
+
+
+def test_results_bars_put_their_legend_above_the_axes_where_it_covers_no_bar():
+    fig = results_bars(RUNS, paper={"gap": 70.0, "attention-truth": 99.0})
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    (ax,) = fig.axes
+    (legend,) = fig.legends
+    box = legend.get_window_extent(renderer)
+
+    assert ax.get_legend() is None
+    assert [t.get_text() for t in legend.get_texts()] == ["synthetic / random", "paper (Table 1)"]
+    assert box.y0 >= ax.get_window_extent(renderer).y1

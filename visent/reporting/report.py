@@ -21,7 +21,9 @@ Usage: ``python -m visent.reporting.report --results-dir results --out-dir book/
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
+import json
 import os
 import re
 import sys
@@ -29,6 +31,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from visent.config import PRESETS, default_of
@@ -36,8 +39,9 @@ from visent.data.layouts import LAYOUTS
 from visent.data.ontology import load_ontology
 from visent.data.splits import SCHEMES
 from visent.model import VARIANTS, missing_inputs
-from visent.reporting import cv_report, words
+from visent.reporting import cv_report, findings, words
 from visent.reporting.leak import rules_table
+from visent.reporting.published import PUBLISHED, Published, load_published, published_frame
 from visent.reporting.results import (
     BENCH_FOLDER,
     ResultsError,
@@ -60,10 +64,13 @@ __all__ = [
     "main",
     "presets_snippet",
     "provenance",
+    "published_snippet",
     "replication_runs",
+    "run_list",
     "summary_frame",
     "table1_snippet",
     "variants_snippet",
+    "with_downloads",
     "write_includes",
 ]
 
@@ -269,39 +276,41 @@ def extended_snippet(results: list[dict[str, Any]], results_dir: str | Path = "r
     )
 
 
-def _contrast(
-    by_seed: dict[tuple[str | None, str, str], pd.Series], dataset: str | None, a: str, b: str, split: str
-) -> str:
-    """``a`` − ``b`` in points: mean ± sd of the per-seed differences where two or more seeds ran both
-    (runs with the same split and seed are paired), else the difference of the means."""
-    ours, theirs = by_seed.get((dataset, a, split)), by_seed.get((dataset, b, split))
-    if ours is None or theirs is None:
+def _contrast(results: list[dict[str, Any]], dataset: str, a: str, b: str, split: str) -> str:
+    """``a`` − ``b`` on ``split`` in words with its 95% interval (:func:`cv_report.paired_contrast`,
+    runs with the same split and seed are pairs); with one pair only, the difference of the means."""
+    runs_a, runs_b = (
+        [r for r in results if (r["dataset"]["name"], r["variant"], r["config"]["split"]) == (dataset, v, split)]
+        for v in (a, b)
+    )
+    if not runs_a or not runs_b:
         return NOT_MEASURED
-    paired = (ours - theirs).dropna()  # aligned on the seed
-    if len(paired) >= 2:
-        return f"{100 * paired.mean():+.1f} ± {100 * paired.std(ddof=1):.1f}"
-    return f"{100 * (ours.mean() - theirs.mean()):+.1f}"
+    c = cv_report.paired_contrast(runs_a, runs_b, a, b)
+    if c is None:
+        mean = np.mean([r["metrics"]["test_accuracy"] for r in runs_a])
+        mean -= np.mean([r["metrics"]["test_accuracy"] for r in runs_b])
+        return f"{100 * mean:+.1f} points (no two paired seeds: no interval)"
+    return cv_report.sentence(c)
 
 
 def contrasts_snippet(results: list[dict[str, Any]], results_dir: str | Path = "results") -> str:
-    """Each question of ``CONTRASTS`` as a difference of test accuracies in points, per dataset: the
-    mean ± sd over seeds of the paired per-seed differences (see ``_contrast``)."""
-    by_seed: dict[tuple[str | None, str, str], pd.Series] = {}
-    if results:
-        accuracy = results_frame(results).groupby(["dataset", "variant", "split", "seed"])["test_accuracy"].mean()
-        by_seed = {key: group.droplevel([0, 1, 2]) for key, group in accuracy.groupby(level=[0, 1, 2])}
-    columns: dict[str, str | None] = {f"{d} (points)": d for d in sorted({str(d) for d, _, _ in by_seed})}
-    columns = columns or {"difference (points)": None}
+    """Each question of ``CONTRASTS`` per dataset: the paired difference of test accuracies in points
+    with its 95% interval, and what the interval allows one to say (see ``_contrast``)."""
+    datasets = sorted({r["dataset"]["name"] for r in results})
     rows = []
     for question, a_variant, b_variant, split in CONTRASTS:
-        row = {"question": question, "comparison": f"`{a_variant}` − `{b_variant}` ({split} split)"}
-        for column, dataset in columns.items():
-            row[column] = _contrast(by_seed, dataset, a_variant, b_variant, split)
+        row = {"question": question, "split": split}
+        for dataset in datasets or ["difference"]:
+            row[dataset] = _contrast(results, dataset, a_variant, b_variant, split) if results else NOT_MEASURED
         rows.append(row)
-    table = markdown_table(pd.DataFrame(rows), "+.1f")
+    table = markdown_table(pd.DataFrame(rows))
     if not results:
         return f"{table}\n\n{_missing('run results', results_dir)}"
-    note = "Mean ± sd over seeds of the per-seed difference: both variants ran on the same split with the same seed."
+    note = (
+        "A minus B in accuracy points over the seeds both ran on the same split, with its 95% interval "
+        "({ref}`how the intervals are computed <intervals>`); a difference is read as one only where its "
+        "interval excludes 0."
+    )
     return f"{table}\n\n{note}\n\n{provenance(results)}\n"
 
 
@@ -368,7 +377,11 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _cell(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    """A benchmark field as shown; a command line as code, whose ``--flags`` prose would print with
+    an en dash that fails when copied."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return f"`{value}`" if isinstance(value, str) and " --" in value else str(value)
 
 
 def bench_snippet(bench_dir: str | Path) -> str:
@@ -412,11 +425,39 @@ def bench_snippet(bench_dir: str | Path) -> str:
     return "\n\n".join(sections) + "\n"
 
 
+def published_snippet(
+    entries: list[Published], frame: pd.DataFrame | None = None, source: str | Path = PUBLISHED
+) -> str:
+    """The published accuracies of one dataset, with ours below them when ``frame`` (a
+    :func:`visent.reporting.cv_report.fold_frame`) has runs."""
+    table = published_frame(entries)
+    if frame is not None and len(frame):
+        table = cv_report.beside_published(frame, table)
+    # Protocols are sentences: the table names each by a letter, the list below spells it out.
+    protocols = list(dict.fromkeys(zip(table["protocol"], table["read in"])))
+    letters = {protocol: f"({chr(ord('a') + k)})" for k, protocol in enumerate(protocols)}
+    table = table.drop(columns=["read in"]).assign(
+        protocol=[letters[key] for key in zip(table["protocol"], table["read in"])]
+    )
+    listed = "\n".join(f"- {letters[key]} {key[0]}; read in {key[1]}." for key in protocols)
+    note = (
+        f"*Source*: `{Path(source).name}`, as each work reports its figures: only figures read in a source "
+        "are listed, with the protocol that produced them. A figure measured on another protocol (no training "
+        "on the dataset, other folds, a subset not stated) places ours; it does not compete with it."
+    )
+    return f"{table.to_markdown(index=False, disable_numparse=True)}\n\n{listed}\n\n{note}\n"  # as published
+
+
 def twitter_snippets(
-    results: list[dict[str, Any]], results_dir: str | Path, out: Path, twitter_root: str | Path | None = None
+    results: list[dict[str, Any]],
+    results_dir: str | Path,
+    out: Path,
+    twitter_root: str | Path | None = None,
+    published: list[Published] | None = None,
 ) -> dict[str, str]:
     """The real-photographs chapter's snippets, and its attention figure drawn into ``out``
-    (over the photographs when ``twitter_root``, else the runs' recorded data root, holds them)."""
+    (over the photographs when ``twitter_root``, else the runs' recorded data root, holds them);
+    ``published``: the other works' figures on Twitter I, shown beside ours."""
     runs = cv_report.cv_runs(results)
     if not runs:
         missing = _not_measured(
@@ -428,13 +469,12 @@ def twitter_snippets(
             for name in (
                 "twitter_table.md",
                 "twitter_contrasts.md",
-                "twitter_moonshot.md",
                 "twitter_maps.md",
                 "twitter_schedule.md",
                 "twitter_verdict.md",
                 "twitter_finetune.md",
             )
-        }
+        } | {"twitter_published.md": published_snippet(published or [])}
     frame = cv_report.fold_frame(runs)
     folds_png = cv_report.folds_figure(frame, out / "twitter-folds.png")
     table = markdown_table(cv_report.accuracy_table(frame)) + (
@@ -442,7 +482,7 @@ def twitter_snippets(
         "Test accuracy of each fold (mean over seeds), one line per fold across the variants; black: the mean. "
         "A line that rises from one variant to the next is a fold that the second variant wins.\n```"
     )
-    contrasts = markdown_table(cv_report.contrasts_table(frame))
+    contrasts = markdown_table(cv_report.contrasts_table(runs))
     figures = []
     for model in ("attention-learned", *cv_report.fine_tuned_of("attention-learned")):
         example = cv_report.examples_run(runs, model)
@@ -467,11 +507,11 @@ def twitter_snippets(
     return {
         "twitter_table.md": f"{table}\n\n{provenance(runs)}\n",
         "twitter_contrasts.md": f"{contrasts}\n\n{provenance(runs)}\n",
-        "twitter_moonshot.md": cv_report.moonshot_text(frame),
         "twitter_maps.md": maps,
         "twitter_schedule.md": cv_report.schedule_text(runs),
-        "twitter_verdict.md": cv_report.verdict_text(frame),
-        "twitter_finetune.md": cv_report.finetune_text(frame),
+        "twitter_verdict.md": cv_report.verdict_text(runs),
+        "twitter_finetune.md": cv_report.finetune_text(runs),
+        "twitter_published.md": published_snippet(published or [], frame),
     }
 
 
@@ -515,22 +555,46 @@ def twitter2_snippets(
     }
 
 
+def findings_snippets(
+    results: list[dict[str, Any]], everything: list[dict[str, Any]], ontology: str | Path | None, out: Path
+) -> dict[str, str]:
+    """The front page's findings (:mod:`visent.reporting.findings`), and their summary figure drawn
+    into ``out``; the Twitter II finding (``findings_twitter2.md``) goes between the two."""
+    paper = {variant: value for _, variant, value in PAPER_TABLE1}
+    path = Path(ontology) if ontology else None
+    rules = rules_table(load_ontology(path)) if path and path.is_file() else None
+    runs = cv_report.cv_runs(everything)
+    twitter2 = cv_report.cv_runs(everything, layout=words.LAYOUT)
+    png = findings.summary_figure(findings.settings_frame(results, runs, paper, twitter2), out / "findings.png")
+    return {
+        "findings.md": findings.claim_text(paper)
+        + findings.leak_text(rules, path.name if path else "3244ANPs.txt")
+        + findings.synthetic_text(results)
+        + findings.twitter_text(runs),
+        "findings_figure.md": f"```{{figure}} _generated/{png.name}\n:name: fig-findings\n:width: 100%\n\n"
+        "Test accuracy per setting: the paper's two numbers (hollow: no interval given) beside ours, each the mean "
+        "over seeds (and folds) with its 95% interval ({ref}`how the intervals are computed <intervals>`).\n```\n",
+    }
+
+
 def write_includes(
     results_dir: str | Path = "results",
     out_dir: str | Path = "book/_generated",
     ontology: str | Path | None = None,
     twitter_root: str | Path | None = None,
     twitter2_root: str | Path | None = None,
+    published: str | Path = PUBLISHED,
 ) -> list[Path]:
     """Write every snippet the chapters include into ``out_dir``; return their paths.
 
     ``ontology`` defaults to the ``VISENT_ONTOLOGY`` environment variable (unset: the leak snippet
-    says the file was not given).
+    says the file was not given); ``published``: the other works' figures (``book/published.yml``).
     """
     if ontology is None:
         ontology = os.environ.get(ONTOLOGY_ENV) or None
     everything = load_results(results_dir)
     results = replication_runs(everything)
+    literature = load_published(published)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     snippets = {
@@ -542,15 +606,82 @@ def write_includes(
         "bench.md": bench_snippet(Path(results_dir) / BENCH_FOLDER),
         "presets.md": presets_snippet(),
         "variants.md": variants_snippet(),
-        **twitter_snippets(everything, results_dir, out, twitter_root),
+        **findings_snippets(results, everything, ontology, out),
+        "glossary.md": findings.glossary_text(),
+        **twitter_snippets(everything, results_dir, out, twitter_root, literature.get("twitter", [])),
         **twitter2_snippets(everything, results_dir, out, twitter2_root),
+        "published_twitter2.md": published_snippet(literature.get("twitter2", []), source=published),
     }
+    (out / RUN_LIST).write_text(json.dumps(run_list(everything), indent=1) + "\n")
     paths = []
     for name, text in snippets.items():
         path = out / name
-        path.write_text(text)
+        path.write_text(with_downloads(text, out / Path(name).stem))
         paths.append(path)
     return paths
+
+
+#: Every run the book reads, one object per run, beside the snippets.
+RUN_LIST = "runs.json"
+
+
+def run_list(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What identifies each run and where its file is: the JSON download of the book's run list."""
+    return [
+        {
+            "run_id": r["run_id"],
+            "variant": r["variant"],
+            "dataset": r["dataset"]["name"],
+            "split": r["config"].get("split"),
+            "subset": r["config"].get("twitter_subset"),
+            "fold": r["config"].get("cv_fold") if r["config"].get("cv_folds") else None,
+            "seed": r["config"].get("seed"),
+            "finetune": r["config"].get("finetune", "none"),
+            "test_accuracy": r["metrics"].get("test_accuracy"),
+            "file": r.get("_path"),
+            "date": r["env"].get("date"),
+            "commit": r["env"].get("commit"),
+            "device": r["env"].get("device"),
+        }
+        for r in results
+    ]
+
+
+def _table_rows(block: list[str]) -> list[list[str]]:
+    """A markdown pipe table's header and body rows as cells, code marks removed (the separator dropped)."""
+    rows = [[cell.strip().replace("`", "") for cell in line.strip().strip("|").split("|")] for line in block]
+    return [rows[0], *rows[2:]]
+
+
+def with_downloads(text: str, stem: Path) -> str:
+    """``text`` with each markdown table also written as ``<stem>.csv`` (``<stem>-2.csv`` ... for the
+    next ones) and linked below it, and a link to the run list after each provenance line."""
+    out: list[str] = []
+    block: list[str] = []
+    count = 0
+
+    def flush() -> None:
+        nonlocal count
+        if len(block) < 2 or not set(block[1]) <= set("|:- "):
+            out.extend(block)
+        else:
+            count += 1
+            path = stem.with_name(f"{stem.name}{'' if count == 1 else f'-{count}'}.csv")
+            with path.open("w", newline="") as fh:
+                csv.writer(fh).writerows(_table_rows(block))
+            out.extend([*block, "", f"{{download}}`This table as CSV <_generated/{path.name}>`"])
+        block.clear()
+
+    for line in text.splitlines():
+        if line.startswith("|"):
+            block.append(line)
+            continue
+        flush()
+        out.append(line)
+        if line.startswith("*Provenance*") and "run" in line:
+            out.extend(["", f"{{download}}`Every run of the book as JSON <_generated/{RUN_LIST}>`"])
+    flush()
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
 
 README_BEGIN = (
@@ -672,6 +803,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--readme", default=None, help="also rewrite this README's results block")
     parser.add_argument(
+        "--published", default=str(PUBLISHED), help=f"the other works' published figures (default: {PUBLISHED})"
+    )
+    parser.add_argument(
         "--twitter",
         default=None,
         help="Twitter I folder for the attention figure's photographs (default: the runs' data root)",
@@ -685,7 +819,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.readme:
             sync_readme(args.readme, args.results_dir)
-        paths = write_includes(args.results_dir, args.out_dir, args.ontology, args.twitter, args.twitter2)
+        paths = write_includes(
+            args.results_dir, args.out_dir, args.ontology, args.twitter, args.twitter2, args.published
+        )
     except ValueError as err:  # ResultsError, and a malformed ontology file: both name the file
         print(f"visent.reporting.report: error: {err}", file=sys.stderr)
         return 2

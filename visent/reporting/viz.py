@@ -480,5 +480,10 @@ def results_bars(
     ax.set_ylabel(f"{metric.replace('_', ' ')} (%)")
     ax.set_xlabel("")
     ax.tick_params(axis="x", labelrotation=20)
-    ax.legend(fontsize=8, loc="lower right")
+    # Above the axes, not inside them: a legend inside covers the bars of some variant.
+    handles, labels = ax.get_legend_handles_labels()
+    inside = ax.get_legend()  # seaborn's, for the hues
+    if inside is not None:
+        inside.remove()
+    fig.legend(handles, labels, loc="outside upper center", ncol=len(labels), fontsize=8, frameon=False)
     return fig
