@@ -1,0 +1,104 @@
+"""``visent predict`` and ``visent.load(checkpoint).predict(images)``: a trained model on new photographs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import visent
+from tests.conftest import PHOTO_NAMES, fast_run_flags
+from visent.cli import main
+from visent.data.layouts import load_dataset
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """attention-truth trained for one short epoch at 32 px on random weights over 32 synthetic images:
+    ``(data root, checkpoint, result file)``."""
+    from visent.data.synth import SynthConfig, generate
+
+    tmp = tmp_path_factory.mktemp("trained")
+    root = tmp / "syn"
+    generate(root, SynthConfig(n_images=32, image_size=64), progress=False)
+    argv = ["train", "--data-root", str(root), "--variant", "attention-truth", "--image-size", "32"]
+    assert main([*argv, *fast_run_flags(tmp), "--run-id", "truth"]) == 0
+    return root, tmp / "k" / "truth.pt", json.loads((tmp / "r" / "truth.json").read_text())
+
+
+@pytest.fixture
+def test_manifest(trained, tmp_path):
+    """A manifest CSV of the run's test images (absolute paths) with their adjectives, and the test labels."""
+    root, _, result = trained
+    attribute = dict(load_dataset("synthetic", root, cache=False).samples[["path", "attribute"]].to_numpy())
+    paths = result["predictions"]["path"]
+    manifest = tmp_path / "test.csv"
+    with manifest.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "attribute"])
+        writer.writerows([str(root / p), attribute[p]] for p in paths)
+    return manifest, [str(root / p) for p in paths], np.array(result["predictions"]["label"])
+
+
+@pytest.fixture
+def photo_folder(tmp_path, write_photo):
+    """The CC0 photos as small JPEGs in one folder."""
+    for name in PHOTO_NAMES:
+        write_photo(tmp_path / "photos" / f"{name}.jpg", name, size=(64, 48))
+    return tmp_path / "photos"
+
+
+def test_predictions_equal_those_of_evaluate_on_the_same_images(trained, test_manifest, capsys):
+    _, checkpoint, result = trained
+    manifest, paths, labels = test_manifest
+
+    predictions = visent.load(checkpoint).predict(manifest)
+
+    assert [r.path for r in predictions] == paths
+    np.testing.assert_allclose([r.p_positive for r in predictions], result["predictions"]["p_positive"], atol=2e-5)
+    assert main(["evaluate", str(checkpoint), "--quiet"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    predicted = np.array([r.label == "positive" for r in predictions], dtype=int)
+    assert metrics["accuracy"] == pytest.approx(float(np.mean(predicted == labels)))
+    assert metrics["confusion"] == [[int(((labels == t) & (predicted == p)).sum()) for p in (0, 1)] for t in (0, 1)]
+
+
+def test_each_prediction_carries_its_adjective_and_an_attention_map_over_the_grid(trained, test_manifest):
+    _, checkpoint, _ = trained
+    manifest, paths, _ = test_manifest
+    attribute = {row["path"]: row["attribute"] for row in csv.DictReader(manifest.open())}
+
+    for record in visent.load(checkpoint).predict(manifest):
+        assert record.attribute == attribute[record.path]
+        assert record.o is not None and record.o.shape == (4,)  # 32 px: a 2 x 2 grid
+        assert record.o.sum() == pytest.approx(1.0, abs=1e-3)
+        assert record.label == ("positive" if record.p_positive > 0.5 else "negative")
+
+
+def test_the_cli_writes_the_same_records_as_csv_and_json_with_the_config(trained, test_manifest, tmp_path, capsys):
+    _, checkpoint, _ = trained
+    manifest, paths, _ = test_manifest
+    out = ["--out", str(tmp_path / "p.csv"), "--out", str(tmp_path / "p.json")]
+
+    assert main(["predict", "--checkpoint", str(checkpoint), str(manifest), *out, "--quiet"]) == 0
+
+    rows = list(csv.DictReader((tmp_path / "p.csv").open()))
+    saved = json.loads((tmp_path / "p.json").read_text())
+    assert [r["path"] for r in rows] == [r["path"] for r in saved["predictions"]] == paths
+    assert [float(r["p_positive"]) for r in rows] == [r["p_positive"] for r in saved["predictions"]]
+    assert saved["config"]["variant"] == "attention-truth" and saved["run_id"] == "truth"
+    assert f"{len(paths)} images predicted by truth, 0 skipped" in capsys.readouterr().err
+
+
+def test_one_attribute_steers_every_photograph_of_a_folder(trained, photo_folder, capsys):
+    _, checkpoint, _ = trained
+
+    code = main(["predict", "--checkpoint", str(checkpoint), str(photo_folder), "--attribute", "happy", "--quiet"])
+
+    rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert code == 0
+    assert [Path(r["path"]).stem for r in rows] == sorted(PHOTO_NAMES)
+    assert {r["attribute"] for r in rows} == {"happy"}
