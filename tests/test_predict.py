@@ -102,3 +102,30 @@ def test_one_attribute_steers_every_photograph_of_a_folder(trained, photo_folder
     assert code == 0
     assert [Path(r["path"]).stem for r in rows] == sorted(PHOTO_NAMES)
     assert {r["attribute"] for r in rows} == {"happy"}
+
+
+def test_maps_writes_one_overlay_per_photograph_named_in_the_csv(trained, photo_folder, tmp_path, capsys):
+    from PIL import Image
+
+    _, checkpoint, _ = trained
+    argv = ["predict", "--checkpoint", str(checkpoint), str(photo_folder), "--attribute", "happy"]
+
+    assert main([*argv, "--maps", str(tmp_path / "maps"), "--quiet"]) == 0
+
+    rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == sorted(f"{n}.png" for n in PHOTO_NAMES)
+    for row in rows:
+        assert Path(row["map"]).parent == tmp_path / "maps" and Path(row["map"]).stem == Path(row["path"]).stem
+        pixels = np.asarray(Image.open(row["map"]).convert("RGB"))
+        assert pixels.shape == (400, 400, 3) and pixels.std() > 10  # the 4-inch figure at 100 dpi, not blank
+
+
+def test_two_photographs_of_one_name_get_two_maps(trained, write_photo, tmp_path, capsys):
+    _, checkpoint, _ = trained
+    for folder in ("a", "b"):
+        write_photo(tmp_path / "in" / folder / "cat.jpg", "chelsea", size=(48, 32))
+    argv = ["predict", "--checkpoint", str(checkpoint), str(tmp_path / "in"), "--attribute", "happy", "--quiet"]
+
+    assert main([*argv, "--maps", str(tmp_path / "maps")]) == 0
+
+    assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == ["cat-2.png", "cat.png"]

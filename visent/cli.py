@@ -220,13 +220,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     predictions = predictor.predict(args.paths, attribute=args.attribute, progress=not args.quiet)
     for problem in predictions.report.problems:
         print(f"visent predict: skipped {problem.path}: {problem.reason} ({problem.detail})", file=sys.stderr)
+    maps = predictions.write_maps(args.maps, progress=not args.quiet) if args.maps else None
     for path in outputs.get(".json", []):
-        predictions.write_json(path)
+        predictions.write_json(path, maps)
     for path in outputs.get(".csv", []):
-        predictions.write_csv(path)
+        predictions.write_csv(path, maps)
     if not outputs:
-        print(predictions.write_csv(None), end="")
-    written = ", ".join(str(p) for paths in outputs.values() for p in paths)
+        print(predictions.write_csv(None, maps), end="")
+    written = ", ".join(str(p) for p in [*(p for paths in outputs.values() for p in paths), args.maps] if p)
     print(
         f"visent predict: {len(predictions)} images predicted by {predictor.config.run_id},"
         f" {len(predictions.report)} skipped" + (f" -> {written}" if written else ""),
@@ -236,10 +237,15 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _prediction_outputs(args: argparse.Namespace) -> dict[str, list[Path]]:
-    """``--out`` files by format, each checked writable before any work."""
+    """``--out`` files by format, each checked writable before any work, and so is ``--maps``."""
     from visent.config import unwritable
 
     outputs: dict[str, list[Path]] = {}
+    if args.maps:
+        folder = Path(args.maps)
+        why = "a file, not a folder" if folder.is_file() else unwritable(folder)
+        if why:
+            raise ConfigError(f"--maps {folder}: {why}; give another --maps")
     for given in args.out or []:
         path = Path(given)
         if path.suffix.lower() not in (".csv", ".json"):
@@ -376,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write FILE.csv or FILE.json; give it twice for both (default: CSV on stdout)",
     )
+    p.add_argument("--maps", metavar="DIR", help="write one PNG per photograph: its attention map and the prediction")
     add_dataclass_arguments(p, [f for f in config_fields() if f.name in OVERRIDES])
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_predict)

@@ -27,6 +27,7 @@ from visent.atomic import atomic_write
 from visent.backbone import FINETUNE_BLOCKS, device_trunk, output_shape, uses_compile
 from visent.config import ConfigError, RunConfig, locate_paths, run_folder_of
 from visent.data.decode import choose_decoder, image_batches
+from visent.data.images import load_image
 from visent.data.layouts import files
 from visent.data.table import CLASS_NAMES, DataReport, Dataset, make_samples
 from visent.features import backbone_regions
@@ -84,12 +85,32 @@ class Predictions:
     def __getitem__(self, k: int) -> Prediction:
         return self.records[k]
 
-    def to_json(self) -> dict[str, Any]:
-        return {**self.about, "predictions": [r.to_dict() for r in self.records], "skipped": self.report.to_dict()}
+    def to_json(self, maps: dict[str, str] | None = None) -> dict[str, Any]:
+        """The records with their attention (and overlay PNG, with ``maps``), the report and ``about``."""
+        records = [r.to_dict() | ({"map": maps.get(r.path)} if maps is not None else {}) for r in self.records]
+        return {**self.about, "predictions": records, "skipped": self.report.to_dict()}
 
-    def write_json(self, path: str | Path) -> Path:
-        text = json.dumps(self.to_json(), indent=1)
+    def write_json(self, path: str | Path, maps: dict[str, str] | None = None) -> Path:
+        text = json.dumps(self.to_json(maps), indent=1)
         return atomic_write(Path(path), lambda fh: fh.write(text.encode()))
+
+    def write_maps(self, folder: str | Path, progress: bool = False) -> dict[str, str]:
+        """One PNG per photograph in ``folder``: the photograph, its attention heat map and the
+        prediction (``overlay_png``). Returns path -> PNG, named after the photograph (``-2`` and on
+        where two share a name)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        written, taken = {}, set()
+        for record in tqdm(self.records, desc="attention maps", unit="img", disable=not progress):
+            stem, k = Path(record.path).stem, 1
+            name = f"{stem}.png"
+            while name in taken:
+                k += 1
+                name = f"{stem}-{k}.png"
+            taken.add(name)
+            png = overlay_png(record, self.about["config"]["max_pixels"])
+            written[record.path] = str(atomic_write(folder / name, lambda fh: fh.write(png)))
+        return written
 
     def write_csv(self, path: str | Path | None, maps: dict[str, str] | None = None) -> str:
         """The records as CSV (``path,label,p_positive,attribute`` and ``map`` with ``maps``, path ->
@@ -104,6 +125,25 @@ class Predictions:
         if path is not None:
             atomic_write(Path(path), lambda fh: fh.write(text.encode()))
         return text
+
+
+def caption(record: Prediction) -> str:
+    """A prediction in a few words: ``positive 0.87 · happy``."""
+    return f"{record.label} {record.p_positive:.2f}" + (f" · {record.attribute}" if record.attribute else "")
+
+
+def overlay_png(record: Prediction, max_pixels: int, title: bool = True, dpi: int = 100) -> bytes:
+    """The photograph of ``record`` with its attention over it (``viz.attention_overlay``, the book's
+    drawing) and, with ``title``, its caption, as PNG bytes; the photograph is shrunk to what the
+    figure shows first."""
+    from visent.reporting.viz import attention_overlay
+
+    image = load_image(record.path, max_pixels)
+    image.thumbnail((4 * dpi, 4 * dpi))  # the figure is 4 inches wide
+    fig = attention_overlay(image, record.o, title=caption(record) if title else None)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
 
 
 def collect_images(paths: Sequence[str | os.PathLike[str]], report: DataReport) -> list[tuple[str, str | None]]:
