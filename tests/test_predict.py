@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -129,3 +130,67 @@ def test_two_photographs_of_one_name_get_two_maps(trained, write_photo, tmp_path
     assert main([*argv, "--maps", str(tmp_path / "maps")]) == 0
 
     assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == ["cat-2.png", "cat.png"]
+
+
+# The gallery, as a reader opens it from disk in a browser.
+
+from tests import test_book  # noqa: E402
+
+chromium = test_book.chromium  # the fixture that finds Chromium, or skips
+
+
+def _console(binary: Path, profile: Path, url: str) -> tuple[str, str]:
+    """The DOM after the page's script ran, and what the page wrote to the console (Chromium's log)."""
+    done = test_book._chromium(binary, profile, "--enable-logging=stderr", "--v=0", "--dump-dom", url)
+    return done.stdout, "\n".join(line for line in done.stderr.splitlines() if "CONSOLE" in line)
+
+
+@pytest.fixture
+def gallery(trained, photo_folder, tmp_path, capsys):
+    _, checkpoint, _ = trained
+    page = tmp_path / "out" / "gallery.html"
+    argv = ["predict", "--checkpoint", str(checkpoint), str(photo_folder), "--attribute", "happy", "--quiet"]
+    assert main([*argv, "--html", str(page), "--out", str(tmp_path / "p.csv")]) == 0
+    return page, list(csv.DictReader((tmp_path / "p.csv").open()))
+
+
+def test_the_gallery_is_one_file_that_fetches_nothing(gallery):
+    page, rows = gallery
+    text = page.read_text()
+    assert list(page.parent.iterdir()) == [page]
+    assert re.findall(r'(?:src|href)="(?!data:)([^"]*)"', text) == []  # every image inline, no script or style fetched
+    assert text.count('<article class="card"') == len(rows) == len(PHOTO_NAMES)
+
+
+def test_the_gallery_shows_one_card_per_photograph_in_chromium_without_console_errors(gallery, chromium, tmp_path):
+    page, rows = gallery
+
+    dom, console = _console(chromium, tmp_path / "profile", page.as_uri())
+
+    assert console == ""
+    assert dom.count('<article class="card"') == len(rows)
+    shown = [float(p) for p in re.findall(r'<article class="card" data-label="\w+" data-p="([\d.]+)"', dom)]
+    assert shown == sorted((float(r["p_positive"]) for r in rows), reverse=True)  # highest p(positive) first
+    assert f"{len(rows)} of {len(rows)} photographs" in dom
+
+
+def test_the_gallery_filters_by_label_and_sorts_from_its_address(gallery, chromium, tmp_path):
+    page, rows = gallery
+    label = rows[0]["label"]
+
+    dom, console = _console(chromium, tmp_path / "profile", page.as_uri() + f"#sort=p-asc&label={label}")
+
+    cards = re.findall(r'<article class="card" data-label="(\w+)" data-p="([\d.]+)"[^>]*?( hidden="")?>', dom)
+    visible = [(lab, float(p)) for lab, p, hidden in cards if not hidden]
+    assert console == "" and {lab for lab, _ in visible} == {label}
+    assert len(visible) == sum(r["label"] == label for r in rows)
+    assert [p for _, p in visible] == sorted(p for _, p in visible)
+
+
+def test_the_console_check_sees_a_script_error(chromium, tmp_path):
+    broken = tmp_path / "broken.html"
+    broken.write_text("<!DOCTYPE html><html><body><script>undefinedFunction();</script></body></html>")
+
+    _, console = _console(chromium, tmp_path / "profile", broken.as_uri())
+
+    assert "undefinedFunction" in console

@@ -219,15 +219,18 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     predictor = load(args.checkpoint, **{k: v for k, v in vars(args).items() if k in OVERRIDES})
     predictions = predictor.predict(args.paths, attribute=args.attribute, progress=not args.quiet)
     for problem in predictions.report.problems:
-        print(f"visent predict: skipped {problem.path}: {problem.reason} ({problem.detail})", file=sys.stderr)
+        detail = f" ({problem.detail})" if problem.detail else ""
+        print(f"visent predict: skipped {problem.path}: {problem.reason}{detail}", file=sys.stderr)
     maps = predictions.write_maps(args.maps, progress=not args.quiet) if args.maps else None
+    if args.html:
+        predictions.write_gallery(args.html, progress=not args.quiet)
     for path in outputs.get(".json", []):
         predictions.write_json(path, maps)
     for path in outputs.get(".csv", []):
         predictions.write_csv(path, maps)
     if not outputs:
         print(predictions.write_csv(None, maps), end="")
-    written = ", ".join(str(p) for p in [*(p for paths in outputs.values() for p in paths), args.maps] if p)
+    written = ", ".join(str(p) for p in [*(p for paths in outputs.values() for p in paths), args.maps, args.html] if p)
     print(
         f"visent predict: {len(predictions)} images predicted by {predictor.config.run_id},"
         f" {len(predictions.report)} skipped" + (f" -> {written}" if written else ""),
@@ -237,7 +240,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _prediction_outputs(args: argparse.Namespace) -> dict[str, list[Path]]:
-    """``--out`` files by format, each checked writable before any work, and so is ``--maps``."""
+    """``--out`` files by format, each checked writable before any work, and so are ``--maps`` and ``--html``."""
     from visent.config import unwritable
 
     outputs: dict[str, list[Path]] = {}
@@ -246,14 +249,16 @@ def _prediction_outputs(args: argparse.Namespace) -> dict[str, list[Path]]:
         why = "a file, not a folder" if folder.is_file() else unwritable(folder)
         if why:
             raise ConfigError(f"--maps {folder}: {why}; give another --maps")
-    for given in args.out or []:
+    files = [("--out", given) for given in args.out or []] + ([("--html", args.html)] if args.html else [])
+    for flag, given in files:
         path = Path(given)
-        if path.suffix.lower() not in (".csv", ".json"):
+        if flag == "--out" and path.suffix.lower() not in (".csv", ".json"):
             raise ConfigError(f"--out {path}: name a .csv or a .json file (both may be given)")
         why = "a folder, not a file" if path.is_dir() else unwritable(path.parent)
         if why:
-            raise ConfigError(f"--out {path}: {why}; give another --out")
-        outputs.setdefault(path.suffix.lower(), []).append(path)
+            raise ConfigError(f"{flag} {path}: {why}; give another {flag}")
+        if flag == "--out":
+            outputs.setdefault(path.suffix.lower(), []).append(path)
     return outputs
 
 
@@ -383,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="write FILE.csv or FILE.json; give it twice for both (default: CSV on stdout)",
     )
     p.add_argument("--maps", metavar="DIR", help="write one PNG per photograph: its attention map and the prediction")
+    p.add_argument("--html", metavar="FILE", help="write one self-contained page: photographs, maps, predictions")
     add_dataclass_arguments(p, [f for f in config_fields() if f.name in OVERRIDES])
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_predict)

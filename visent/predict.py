@@ -112,6 +112,27 @@ class Predictions:
             written[record.path] = str(atomic_write(folder / name, lambda fh: fh.write(png)))
         return written
 
+    def write_gallery(self, path: str | Path, progress: bool = False) -> Path:
+        """One self-contained page of every photograph, its attention and its prediction
+        (``visent.reporting.gallery``), sortable by p(positive) and filterable by label."""
+        from visent.reporting.gallery import Card, write_gallery
+
+        max_pixels = self.about["config"]["max_pixels"]
+        cards = [
+            Card(
+                r.path,
+                r.label,
+                r.p_positive,
+                r.attribute,
+                photo_jpeg(r.path, max_pixels),
+                None if r.o is None else overlay_png(r, max_pixels, title=False, dpi=60),
+            )
+            for r in tqdm(self.records, desc="gallery", unit="img", disable=not progress)
+        ]
+        skipped = f"; {len(self.report)} inputs skipped (see the JSON output)" if len(self.report) else ""
+        about = f"{self.about['variant']} from {self.about['checkpoint']}: {len(cards)} photographs{skipped}"
+        return write_gallery(path, cards, f"visent predict: {self.about['run_id']}", about)
+
     def write_csv(self, path: str | Path | None, maps: dict[str, str] | None = None) -> str:
         """The records as CSV (``path,label,p_positive,attribute`` and ``map`` with ``maps``, path ->
         PNG); written to ``path`` when given, returned as text."""
@@ -125,6 +146,15 @@ class Predictions:
         if path is not None:
             atomic_write(Path(path), lambda fh: fh.write(text.encode()))
         return text
+
+
+def photo_jpeg(path: str, max_pixels: int, side: int = 240) -> bytes:
+    """The photograph at ``path``, upright, its longer side ``side`` pixels, as JPEG bytes."""
+    image = load_image(path, max_pixels)
+    image.thumbnail((side, side))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
 
 
 def caption(record: Prediction) -> str:
