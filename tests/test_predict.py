@@ -194,3 +194,115 @@ def test_the_console_check_sees_a_script_error(chromium, tmp_path):
     _, console = _console(chromium, tmp_path / "profile", broken.as_uri())
 
     assert "undefinedFunction" in console
+
+
+# Bad inputs: each reported, the rest predicted; a bad checkpoint or a missing adjective named.
+
+
+def _predict(capsys, checkpoint, *args):
+    """``visent predict`` in process: (exit code, stdout, stderr); never a traceback."""
+    code = main(["predict", "--checkpoint", str(checkpoint), *map(str, args), "--quiet"])
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err
+    return code, out.out, out.err
+
+
+def test_unreadable_truncated_non_image_and_huge_files_are_reported_one_by_one_and_skipped(
+    trained, photo_folder, tmp_path, capsys
+):
+    from tests.test_user_errors import _png_header
+
+    _, checkpoint, _ = trained
+    jpeg = (photo_folder / "chelsea.jpg").read_bytes()
+    bad = {
+        "empty.jpg": b"",
+        "truncated.jpg": jpeg[: len(jpeg) // 2],
+        "page.jpg": b"<html>404 not found</html>",
+    }
+    for name, data in bad.items():
+        (photo_folder / name).write_bytes(data)
+    _png_header(photo_folder / "huge.png", 12000, 12000)
+    (photo_folder / "notes.txt").write_text("not an image")
+
+    code, out, err = _predict(capsys, checkpoint, photo_folder, "--attribute", "happy", "--out", tmp_path / "p.json")
+
+    saved = json.loads((tmp_path / "p.json").read_text())
+    skipped = {Path(p["path"]).name: p for p in saved["skipped"]["problems"]}
+    assert code == 0 and sorted(Path(r["path"]).stem for r in saved["predictions"]) == sorted(PHOTO_NAMES)
+    assert sorted(skipped) == sorted([*bad, "huge.png", "notes.txt"])
+    assert {skipped[n]["reason"] for n in [*bad, "huge.png"]} == {"unreadable image"}
+    assert skipped["notes.txt"]["reason"] == "not an image file"
+    assert "over the limit of 89,478,485" in skipped["huge.png"]["detail"]
+    for name in skipped:
+        assert f"skipped {photo_folder / name}: {skipped[name]['reason']}" in err
+    assert f"{len(PHOTO_NAMES)} images predicted by truth, 5 skipped" in err
+
+
+def test_the_pixel_limit_of_the_checkpoint_can_be_raised_for_one_prediction(trained, photo_folder, capsys):
+    _, checkpoint, _ = trained
+    argv = (photo_folder / "astronaut.jpg", "--attribute", "happy")
+
+    assert _predict(capsys, checkpoint, *argv, "--max-pixels", "1000")[0] == 1  # 512 x 512 is over 1000 pixels
+    assert _predict(capsys, checkpoint, *argv)[0] == 0
+
+
+def test_manifest_rows_without_an_image_or_an_adjective_are_reported_one_by_one(trained, photo_folder, capsys):
+    _, checkpoint, _ = trained
+    manifest = photo_folder.parent / "photos.csv"
+    rows = ["chelsea.jpg,happy", "gone.jpg,happy", "coffee.jpg,", "rocket.jpg,zorblaxian"]
+    manifest.write_text("path,attribute\n" + "\n".join(f"photos/{row}" for row in rows) + "\n")
+
+    code, out, err = _predict(capsys, checkpoint, manifest, photo_folder / "nowhere")
+
+    assert code == 0 and [r["path"] for r in csv.DictReader(out.splitlines())] == [str(photo_folder / "chelsea.jpg")]
+    assert "skipped photos.csv:3: listed image missing" in err
+    assert f"skipped {photo_folder / 'coffee.jpg'}: no adjective" in err
+    assert f"skipped {photo_folder / 'rocket.jpg'}: adjective not in GloVe ('zorblaxian'" in err
+    assert f"skipped {photo_folder / 'nowhere'}: missing file" in err
+
+
+def test_a_variant_attending_to_the_adjective_without_one_says_how_to_give_it(trained, photo_folder, capsys):
+    _, checkpoint, _ = trained
+
+    code, _, err = _predict(capsys, checkpoint, photo_folder)
+
+    assert code == 2
+    assert "attention-truth attends to the image's own adjective: give it with --attribute WORD" in err
+    assert "or a manifest CSV with path,attribute columns" in err
+
+
+def test_a_checkpoint_of_another_version_is_named(trained, tmp_path, capsys):
+    import torch
+
+    _, checkpoint, _ = trained
+    state = torch.load(checkpoint, weights_only=True)
+    state.pop("crc32")
+    state["config"]["attention_temperature"] = 2.0  # a setting this version does not know
+    torch.save(state, tmp_path / "future.pt")
+
+    code, _, err = _predict(capsys, tmp_path / "future.pt", tmp_path)
+
+    assert code == 2
+    assert f"{tmp_path / 'future.pt'} was written by another version of visent (unknown config key" in err
+    assert "'attention_temperature'" in err
+
+
+def test_a_garbage_file_given_as_checkpoint_is_named(tmp_path, capsys):
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+
+    code, _, err = _predict(capsys, tmp_path / "junk.pt", tmp_path)
+
+    assert code == 2 and f"{tmp_path / 'junk.pt'} is not a checkpoint written by visent" in err
+
+
+def test_a_variant_whose_query_a_photograph_cannot_give_is_refused_naming_those_that_can(trained, capsys):
+    root, checkpoint, _ = trained
+    tmp = checkpoint.parent.parent
+    argv = ["train", "--data-root", str(root), "--variant", "attention-shuffled", "--image-size", "32"]
+    assert main([*argv, *fast_run_flags(tmp), "--run-id", "shuffled"]) == 0
+
+    code, _, err = _predict(capsys, tmp / "k" / "shuffled.pt", root)
+
+    assert code == 2
+    assert "attention-shuffled attends to a random other adjective, which a photograph alone does not give" in err
+    assert "visent predict applies" in err and "attention-truth" in err and "attention-shuffled," not in err

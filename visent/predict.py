@@ -37,7 +37,7 @@ from visent.model.embeddings import WordVectors, load_glove
 from visent.training.train import CheckpointError, load_checkpoint
 
 #: The settings ``load`` may change: where and how fast the photographs are read, never what the model computes.
-OVERRIDES = ("device", "extract_batch_size", "num_workers", "decoder", "compile")
+OVERRIDES = ("device", "extract_batch_size", "num_workers", "decoder", "compile", "max_pixels")
 #: Columns a manifest CSV given to ``predict`` may have (a training manifest's label and split are not read).
 MANIFEST_COLUMNS = ("attribute", "label", "split")
 #: The data report's reason for a photograph that could not be decoded.
