@@ -306,3 +306,33 @@ def test_a_variant_whose_query_a_photograph_cannot_give_is_refused_naming_those_
     assert code == 2
     assert "attention-shuffled attends to a random other adjective, which a photograph alone does not give" in err
     assert "visent predict applies" in err and "attention-truth" in err and "attention-shuffled," not in err
+
+
+def test_attention_predicted_attends_to_the_adjective_its_saved_detector_finds(trained, photo_folder, capsys):
+    root, checkpoint, _ = trained
+    tmp = checkpoint.parent.parent
+    argv = ["train", "--data-root", str(root), "--variant", "attention-predicted", "--image-size", "32"]
+    assert main([*argv, *fast_run_flags(tmp), "--run-id", "predicted"]) == 0
+    vocabulary = set(load_dataset("synthetic", root, cache=False).samples["attribute"])
+
+    predictions = visent.load(tmp / "k" / "predicted.pt").predict(photo_folder)
+    code, _, err = _predict(capsys, tmp / "k" / "predicted.pt", photo_folder, "--attribute", "happy")
+
+    assert len(predictions) == len(PHOTO_NAMES) and {r.attribute for r in predictions} <= vocabulary
+    assert code == 2 and "attention-predicted attends to" in err and "drop --attribute" in err
+
+
+def test_a_head_without_attention_gets_maps_and_cards_of_the_photograph_alone(trained, photo_folder, tmp_path, capsys):
+    root, checkpoint, _ = trained
+    tmp = checkpoint.parent.parent
+    argv = ["train", "--data-root", str(root), "--variant", "adjective-only", "--image-size", "32"]
+    assert main([*argv, *fast_run_flags(tmp), "--run-id", "words"]) == 0
+    out = ["--maps", tmp_path / "maps", "--html", tmp_path / "g.html", "--out", tmp_path / "p.json"]
+
+    code, _, _ = _predict(capsys, tmp / "k" / "words.pt", photo_folder, "--attribute", "happy", *out)
+
+    saved = json.loads((tmp_path / "p.json").read_text())["predictions"]
+    assert code == 0 and [r["o"] for r in saved] == [None] * len(PHOTO_NAMES)
+    assert len(list((tmp_path / "maps").glob("*.png"))) == len(PHOTO_NAMES)
+    page = (tmp_path / "g.html").read_text()
+    assert page.count('<article class="card"') == len(PHOTO_NAMES) and 'alt="attention over' not in page
