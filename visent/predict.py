@@ -56,16 +56,14 @@ class Prediction:
     attribute: str | None = None
     o: np.ndarray | None = field(default=None, repr=False)  # (N,) float32, N = 196 at 224 px
 
-    def to_dict(self, attention: bool = True) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_dict(self) -> dict[str, Any]:
+        return {
             "path": self.path,
             "label": self.label,
             "p_positive": round(self.p_positive, 5),
             "attribute": self.attribute,
+            "o": None if self.o is None else [round(float(w), 5) for w in self.o],
         }
-        if attention:
-            out["o"] = None if self.o is None else [round(float(w), 5) for w in self.o]
-        return out
 
 
 @dataclass
@@ -129,7 +127,7 @@ class Predictions:
             )
             for r in tqdm(self.records, desc="gallery", unit="img", disable=not progress)
         ]
-        skipped = f"; {len(self.report)} inputs skipped (see the JSON output)" if len(self.report) else ""
+        skipped = f"; {len(self.report)} inputs skipped, each listed by visent predict" if len(self.report) else ""
         about = f"{self.about['variant']} from {self.about['checkpoint']}: {len(cards)} photographs{skipped}"
         return write_gallery(path, cards, f"visent predict: {self.about['run_id']}", about)
 
@@ -200,7 +198,7 @@ def collect_images(paths: Sequence[str | os.PathLike[str]], report: DataReport) 
                 if not raw:
                     report.add(where, "malformed row", "the path cell is empty")
                     continue
-                image = raw if Path(raw).is_absolute() else os.path.join(path.parent, raw)
+                image = raw if Path(raw).is_absolute() else os.path.normpath(os.path.join(path.parent, raw))
                 if not Path(image).is_file():
                     report.add(where, "listed image missing", f"{image} does not exist")
                     continue
