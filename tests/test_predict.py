@@ -336,3 +336,15 @@ def test_a_head_without_attention_gets_maps_and_cards_of_the_photograph_alone(tr
     assert len(list((tmp_path / "maps").glob("*.png"))) == len(PHOTO_NAMES)
     page = (tmp_path / "g.html").read_text()
     assert page.count('<article class="card"') == len(PHOTO_NAMES) and 'alt="attention over' not in page
+
+
+def test_a_fine_tuned_checkpoint_predicts_through_its_block_what_its_run_computed(trained):
+    root, checkpoint, _ = trained
+    tmp = checkpoint.parent.parent
+    argv = ["train", "--data-root", str(root), "--variant", "gap", "--finetune", "conv5", "--image-size", "32"]
+    assert main([*argv, *fast_run_flags(tmp), "--run-id", "ft"]) == 0
+    result = json.loads((tmp / "r" / "ft.json").read_text())["predictions"]
+
+    predictions = visent.load(tmp / "k" / "ft.pt").predict([str(root / p) for p in result["path"]])
+
+    np.testing.assert_allclose([r.p_positive for r in predictions], result["p_positive"], atol=2e-5)
