@@ -7,8 +7,9 @@
 (a) backbone images/s, and extraction through ``extract_features`` at ``--amp off`` and ``--amp auto``
 (bf16 on a CPU with native bf16), (b) training images/s from the feature cache, (c) time per paper
 epoch, (d) peak memory at two dataset sizes, (e) a fine-tuning step of block 5 (``--finetune conv5``),
-at both precisions too. The CPU (model, torch's capability, native bf16) and the machine's load
-before and after are recorded, because other jobs on the same cores slow every number.
+at both precisions too, (f) ``visent predict`` beside ``visent extract`` on the same photos. The CPU
+(model, torch's capability, native bf16) and the machine's load before and after are recorded,
+because other jobs on the same cores slow every number.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from benchmarks.bf16 import BF16_SPEEDUP, auto_row, cpu_description, extraction_
 from benchmarks.common import REPO, machine_load, memoized, provenance, ratio, target, write_json  # noqa: E402
 from benchmarks.fixtures import random_cache, random_train_data, write_photos  # noqa: E402
 from benchmarks.memory import memory_benchmark  # noqa: E402
+from benchmarks.predict import predict_benchmark, predict_row  # noqa: E402
 from benchmarks.report import markdown_report  # noqa: E402
 from benchmarks.training import (  # noqa: E402
     PAPER_BATCH,
@@ -51,6 +53,8 @@ NOTES = [
     " cpu.json); training iterations only, validation excluded from both.",
     "(e) ours: `fit` with --finetune conv5 (block 5 + the gap head) from a pool4-sized cache; naive: the same"
     " step with all of VGG-16 run from the JPEG files every step. Random weights: speed does not depend on them.",
+    "(f) speedup: predict's rate over (a)'s extraction rate at --amp off, same photos, batch size and workers;"
+    " predict runs extraction's decode and backbone, then the head, and writes no cache: about 1x is expected.",
     "(d) each peak is one process training for a fixed number of iterations. RSS (VmHWM) also counts the"
     " pages of the memory-mapped cache the process touched: clean, reclaimable page cache, but resident."
     " RssAnon is memory the process allocated itself. The memory goal is judged on RSS.",
@@ -252,6 +256,17 @@ def run(profile: dict[str, Any], weights_spec: str, tmp: Path) -> dict[str, Any]
         finetune["auto"] = finetune_ours(data, weights, PAPER_BATCH, profile["finetune_iterations"], amp="auto")
         finetune["speedup_auto"] = ratio(finetune["auto"]["images_per_s"], finetune["ours"]["images_per_s"])
     lap("finetune")
+    predict = predict_benchmark(
+        photos,
+        weights_spec,
+        profile["image_size"],
+        profile["backbone_batch"],
+        profile["num_workers"],
+        profile["precision_rounds"],
+        extraction,
+        tmp,
+    )
+    lap("predict")
     iterations = {"cache": profile["memory_iterations"], "ram": profile["memory_iterations"]}
     iterations["finetune"] = profile["finetune_memory_iterations"]
     memory = memory_benchmark(profile["memory_sizes"], iterations, PAPER_BATCH, tmp)
@@ -277,6 +292,7 @@ def run(profile: dict[str, Any], weights_spec: str, tmp: Path) -> dict[str, Any]
         "paper_epoch": epoch,
         "memory": memory,
         "finetune": finetune,
+        "predict": predict,
         "targets": {
             **_bf16_target(extraction),
             "paper_epoch_speedup": target(
@@ -305,7 +321,7 @@ def run(profile: dict[str, Any], weights_spec: str, tmp: Path) -> dict[str, Any]
         "load": {"before": load_before, "after": machine_load()},
         "phase_seconds": phases,
     }
-    result["rows"] = _rows(result)
+    result["rows"] = [*_rows(result), predict_row(result)]
     result["notes"] = [*NOTES, _cpu_note(cpu)]
     return result
 

@@ -10,7 +10,7 @@ MATHJAX_NPM := node_modules/mathjax/es5
 MATHJAX_SITE := _build/mathjax/mathjax
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: book-includes book-html mathjax chromium
+.PHONY: book-includes book-html book-predict mathjax chromium
 
 book-includes: $(STAMP)
 	$(PY) -m visent.reporting.report --results-dir results --out-dir book/_generated --ontology $(ONTOLOGY) --twitter $(TWITTER) --twitter2 $(TWITTER2)
@@ -35,3 +35,20 @@ book-html: book-includes mathjax
 # The book test screenshots the built pages with headless Chromium (Debian package).
 chromium:
 	test -x $(CHROMIUM) || (apt-get update && apt-get install -y chromium)
+
+# The data chapter's `visent predict` example, written into book/_static/predict/ and committed (the
+# book build trains nothing): attention-learned trained on Twitter II (TWITTER2, mk/twitter.mk) under
+# that chapter's schedule and balancing, then applied to the CC0 photographs the tests use.
+PREDICT_DIR := runs/predict
+PREDICT_RUN := twitter_II-oversample-train-val-random-attention-learned-s0
+PREDICT_PHOTOS := chelsea coffee astronaut rocket camera
+
+book-predict: $(STAMP)
+	$(VISENT) train --dataset twitter2 --data-root $(TWITTER2) --variant attention-learned $(TWITTER_SCHEDULE) \
+		--balance oversample --balance-splits train val --results-dir $(PREDICT_DIR) --checkpoint-dir $(PREDICT_DIR)
+	$(PY) -c 'import sys, pathlib, skimage.data as d, PIL.Image as I; out = pathlib.Path(sys.argv[1]); \
+		out.mkdir(parents=True, exist_ok=True); [I.fromarray(getattr(d, n)()).save(out / f"{n}.jpg") for n in sys.argv[2:]]' \
+		$(PREDICT_DIR)/photos $(PREDICT_PHOTOS)
+	$(VISENT) predict --checkpoint $(PREDICT_DIR)/$(PREDICT_RUN).pt $(PREDICT_DIR)/photos --maps $(PREDICT_DIR)/maps \
+		--out book/_static/predict/predictions.csv --html $(PREDICT_DIR)/gallery.html
+	cp $(PREDICT_DIR)/maps/chelsea.png $(PREDICT_DIR)/$(PREDICT_RUN).json book/_static/predict/

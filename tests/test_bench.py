@@ -416,3 +416,13 @@ def test_make_run_refuses_a_tree_whose_changes_a_clone_would_not_carry(git_repo)
     (repo / "a.txt").write_text("two")
     with pytest.raises(BenchmarkError, match="uncommitted changes"):
         clean_head(repo)
+
+
+def test_cpu_smoke_times_predict_beside_extraction_on_the_same_photos(cpu_smoke):
+    cpu, out = cpu_smoke
+    f, extraction = cpu["predict"], cpu["extraction"]["off"]
+    assert f["images"] == extraction["images"] == cpu["config"]["photos"]
+    assert (f["batch_size"], f["num_workers"]) == (extraction["batch_size"], extraction["num_workers"])
+    assert f["images_per_s"] == max(f["all_images_per_s"]) > 0
+    assert f["ratio"] == pytest.approx(f["images_per_s"] / extraction["images_per_s"])
+    assert "(f) visent predict" in (out / "cpu-smoke.md").read_text()

@@ -1,4 +1,4 @@
-"""The ``visent`` command line: ``synth | extract | train | run | cv | evaluate | reproduce | table | ...``.
+"""The ``visent`` command line: ``synth | extract | train | run | cv | evaluate | predict | reproduce | ...``.
 
 Run flags are generated from the sections of ``visent.config.RunConfig`` (and ``visent synth``'s
 from ``SynthConfig``), so the CLI, papermill parameters and the library accept exactly the same
@@ -20,6 +20,7 @@ from visent.config import (
     RunConfig,
     add_config_arguments,
     add_dataclass_arguments,
+    config_fields,
     config_from_args,
     config_keys,
     default_of,
@@ -211,6 +212,56 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from visent.predict import OVERRIDES, load
+
+    outputs = _prediction_outputs(args)
+    predictor = load(args.checkpoint, **{k: v for k, v in vars(args).items() if k in OVERRIDES})
+    predictions = predictor.predict(args.paths, attribute=args.attribute, progress=not args.quiet)
+    for problem in predictions.report.problems:
+        detail = f" ({problem.detail})" if problem.detail else ""
+        print(f"visent predict: skipped {problem.path}: {problem.reason}{detail}", file=sys.stderr)
+    maps = predictions.write_maps(args.maps, progress=not args.quiet) if args.maps else None
+    if args.html:
+        predictions.write_gallery(args.html, progress=not args.quiet)
+    for path in outputs.get(".json", []):
+        predictions.write_json(path, maps)
+    for path in outputs.get(".csv", []):
+        predictions.write_csv(path, maps)
+    if not outputs:
+        print(predictions.write_csv(None, maps), end="")
+    written = ", ".join(str(p) for p in [*(p for paths in outputs.values() for p in paths), args.maps, args.html] if p)
+    print(
+        f"visent predict: {len(predictions)} images predicted by {predictor.config.run_id},"
+        f" {len(predictions.report)} skipped" + (f" -> {written}" if written else ""),
+        file=sys.stderr,
+    )
+    return 0 if len(predictions) else 1
+
+
+def _prediction_outputs(args: argparse.Namespace) -> dict[str, list[Path]]:
+    """``--out`` files by format, each checked writable before any work, and so are ``--maps`` and ``--html``."""
+    from visent.config import unwritable
+
+    outputs: dict[str, list[Path]] = {}
+    if args.maps:
+        folder = Path(args.maps)
+        why = "a file, not a folder" if folder.is_file() else unwritable(folder)
+        if why:
+            raise ConfigError(f"--maps {folder}: {why}; give another --maps")
+    files = [("--out", given) for given in args.out or []] + ([("--html", args.html)] if args.html else [])
+    for flag, given in files:
+        path = Path(given)
+        if flag == "--out" and path.suffix.lower() not in (".csv", ".json"):
+            raise ConfigError(f"--out {path}: name a .csv or a .json file (both may be given)")
+        why = "a folder, not a file" if path.is_dir() else unwritable(path.parent)
+        if why:
+            raise ConfigError(f"{flag} {path}: {why}; give another {flag}")
+        if flag == "--out":
+            outputs.setdefault(path.suffix.lower(), []).append(path)
+    return outputs
+
+
 def _cmd_table(args: argparse.Namespace) -> int:
     from visent.reporting.results import load_results, markdown_table, results_frame
 
@@ -323,6 +374,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=SPLIT_NAMES)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
+
+    from visent.predict import OVERRIDES
+
+    p = sub.add_parser("predict", help="apply a checkpoint to photographs: label, p(positive) and attention")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders (searched) or manifest CSVs")
+    p.add_argument("--checkpoint", required=True, help="a .pt file written by visent train, run or cv")
+    p.add_argument("--attribute", metavar="WORD", help="the adjective of every photograph (variants attending to it)")
+    p.add_argument(
+        "--out",
+        action="append",
+        metavar="FILE",
+        help="write FILE.csv or FILE.json; give it twice for both (default: CSV on stdout)",
+    )
+    p.add_argument("--maps", metavar="DIR", help="write one PNG per photograph: its attention map and the prediction")
+    p.add_argument("--html", metavar="FILE", help="write one self-contained page: photographs, maps, predictions")
+    add_dataclass_arguments(p, [f for f in config_fields() if f.name in OVERRIDES])
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("table", help="print the result files as a table")
     p.add_argument("--results-dir", default="results")

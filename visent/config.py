@@ -328,7 +328,7 @@ class Command:
         return tuple(k for k in _SECTION_OF if k in wanted)
 
 
-#: What each subcommand reads and writes (``visent predict``: one more entry). Extraction reads the
+#: What each subcommand reads and writes. Extraction reads the
 #: images, the backbone (weights, size, the layer ``finetune`` caches), where and at which precision
 #: it runs, and the cache settings; the split, the head, the schedule and the results are not its.
 COMMANDS: dict[str, Command] = {
@@ -344,6 +344,11 @@ COMMANDS: dict[str, Command] = {
     "run": Command(tuple(SECTIONS), writes=OUTPUT_FOLDERS),
     "cv": Command(tuple(SECTIONS), writes=OUTPUT_FOLDERS),
     "evaluate": Command(tuple(SECTIONS), from_checkpoint=True),
+    # the model from the checkpoint; the photographs read as extraction reads them (visent.predict.OVERRIDES)
+    "predict": Command(
+        ("model", "max_pixels", "device", "amp", "extract_batch_size", "num_workers", "decoder", "compile"),
+        from_checkpoint=True,
+    ),
 }
 
 

@@ -288,14 +288,21 @@ def model_for(config: RunConfig, prepared: Prepared) -> torch.nn.Module:
     the block's output) and the query vectors' size; the block starts from the run's weights."""
     queries = prepared.data.queries
     fine_tuned = config.finetune != "none"
+    region_dim = output_shape(prepared.weights.transform.size)[1] if fine_tuned else prepared.cache.shape[1]
+    return model_of(config, prepared.weights, region_dim, None if queries is None else int(queries.shape[1]))
+
+
+def model_of(config: RunConfig, weights: Weights, region_dim: int, word_dim: int | None) -> torch.nn.Module:
+    """The variant's model for ``region_dim`` channels per region and queries of ``word_dim`` (None:
+    no queries); with ``--finetune`` the block, from ``weights``, before the head."""
     head = build_model(
         config.variant,
-        region_dim=output_shape(prepared.weights.transform.size)[1] if fine_tuned else prepared.cache.shape[1],
+        region_dim=region_dim,
         hidden_dim=config.hidden_dim,
-        word_dim=None if queries is None else int(queries.shape[1]),
+        word_dim=word_dim,
         num_classes=len(CLASS_NAMES),
     )
-    return FineTuned(finetune_block(prepared.weights, config.finetune), head) if fine_tuned else head
+    return FineTuned(finetune_block(weights, config.finetune), head) if config.finetune != "none" else head
 
 
 def checkpoint_for(config: RunConfig) -> Checkpoint:

@@ -162,11 +162,19 @@ def _draw_overlay(
 
 
 def attention_overlay(
-    image: ImageLike, o: np.ndarray | torch.Tensor, box: Box | None = None, title: str | None = None, alpha: float = 0.5
+    image: ImageLike,
+    o: np.ndarray | torch.Tensor | None,
+    box: Box | None = None,
+    title: str | None = None,
+    alpha: float = 0.5,
 ) -> Figure:
-    """One image with its attention weights ``o`` (196,) upsampled over it and its box drawn."""
+    """One image with its attention weights ``o`` (196,) upsampled over it and its box drawn; the
+    image alone for ``o`` None (a head without attention)."""
     fig = Figure(figsize=(4, 4), layout="constrained")
-    _draw_overlay(fig.add_subplot(), image, _as_grid(o), box, title, alpha, None)
+    if o is None:
+        _draw_image(fig.add_subplot(), image, box, title)
+    else:
+        _draw_overlay(fig.add_subplot(), image, _as_grid(o), box, title, alpha, None)
     return fig
 
 
