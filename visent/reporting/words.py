@@ -196,9 +196,10 @@ def _reads_weighting(variant: str) -> bool:
     return source is not None and "text_weighting" in QUERY_SOURCES[source].settings
 
 
-def _cell(interval: tuple[float, float, float]) -> str:
+def _cell(interval: tuple[float, float, float], unit: str = "") -> str:
+    """``62.2 [54.2, 70.2]`` in a table whose header says %, ``62.2% [54.2, 70.2]`` in prose."""
     mean, low, high = interval
-    return f"{100 * mean:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
+    return f"{100 * mean:.1f}{unit} [{100 * low:.1f}, {100 * high:.1f}]"
 
 
 def distance(o: Any, other: Any) -> float:
@@ -495,7 +496,7 @@ class WordsChapter:
             "difference only where its 95% interval excludes 0, on balanced accuracy (the test partitions are "
             "78% positive):\n\n"
             + "\n".join(lines)
-            + f"\n\nThe words alone (`{text_only}`, no image) reach {_cell((mean, low, high))}% balanced "
+            + f"\n\nThe words alone (`{text_only}`, no image) reach {_cell((mean, low, high), '%')} balanced "
             f"accuracy, {carry} chance (50%).\n\n"
             + released_line
             + "**The answer.** On real photographs with the words people wrote, attention steered by those words "
@@ -510,14 +511,14 @@ class WordsChapter:
             return "- **Twitter II** (real photographs with their tweets' words): not yet measured.\n"
         models = self.models()
         cells = {
-            v: _cell(stats.mean_interval(models[self.label(v)], VERDICT_METRIC))
+            v: _cell(stats.mean_interval(models[self.label(v)], VERDICT_METRIC), "%")
             for v in ("attention-text", "gap", "text-only")
         }
         return (
             "- **Twitter II** (603 tweeted photographs with the words of their tweets, 5 official partitions, "
             f"3 seeds; balanced accuracy, 95% intervals): attention steered by the tweet's words "
-            f"{cells['attention-text']}%, pooling the regions (`gap`) {cells['gap']}%, the words alone "
-            f"{cells['text-only']}%. Word-steered attention {'beats' if answers['beats pooling'] else 'does not beat'} "
+            f"{cells['attention-text']}, pooling the regions (`gap`) {cells['gap']}, the words alone "
+            f"{cells['text-only']}. Word-steered attention {'beats' if answers['beats pooling'] else 'does not beat'} "
             f"pooling and {'beats' if answers['beats the words alone'] else 'does not beat'} the words alone "
             "({doc}`twitter2`).\n"
         )
