@@ -38,8 +38,8 @@ PATTERN = "synthetic-*.json"
 #: The committed synthetic results are fp32, and on a CPU with native bf16 `make run`'s default is bf16.
 AMP = "off"
 CONVERSION = (
-    "import time; from visent.backbone import VGG16Conv53, get_weights; start = time.perf_counter();"
-    " VGG16Conv53(get_weights('oxford-imagenet')); print(time.perf_counter() - start)"
+    "import time; from visent.backbone import Trunk, get_weights; start = time.perf_counter();"
+    " Trunk(get_weights('oxford-imagenet')); print(time.perf_counter() - start)"
 )
 NOTES = [
     "wall time of `make -o .venv/.installed run AMP=off` in a fresh clone of HEAD: generating the synthetic"

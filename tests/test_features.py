@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from visent.backbone import VGG16Conv53, get_weights, to_regions
+from visent.backbone import Trunk, get_weights, to_regions
 from visent.data.layouts import load_dataset
 from visent.features import (
     DAMAGED,
@@ -51,7 +51,7 @@ def test_cache_holds_the_backbone_regions_of_every_row(dataset, weights, tmp_pat
     from visent.data.images import load_image
 
     x = weights.transform(load_image(dataset.root / "positive/a.jpg"))[None]
-    expected = to_regions(VGG16Conv53(weights)(x)).numpy()[0]
+    expected = to_regions(Trunk(weights)(x)).numpy()[0]
     got = cache.regions(np.array([row])).numpy()[0].astype(np.float32)
     assert got.shape == (196, 512)
     assert np.allclose(got, expected, rtol=1e-2, atol=1e-2 * np.abs(expected).max())

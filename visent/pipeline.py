@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from visent import cv, distributed, precision
-from visent.backbone import FINETUNE_BLOCKS, Weights, finetune_block, get_weights, output_shape
+from visent.backbone import Weights, finetune_block, get_backbone, get_weights, output_shape
 from visent.config import RunConfig, absolute_paths, default_of, locate_paths, run_folder_of
 from visent.data.augment import expand_to_min_per_attribute
 from visent.data.folds import VAL_FRACTION, carve_validation
@@ -139,7 +139,7 @@ def settle_splits(config: RunConfig, dataset: Dataset) -> None:
 
 def weights_for(config: RunConfig) -> Weights:
     """The backbone weights of ``config`` at its image size."""
-    return get_weights(config.weights).resized(config.image_size)
+    return get_weights(config.weights, config.backbone).resized(config.image_size)
 
 
 def extract(
@@ -162,7 +162,7 @@ def extract(
         shard_size=config.shard_size,
         progress=progress,
         augment_seed=augment_seed,
-        layer=FINETUNE_BLOCKS[config.finetune],
+        layer=get_backbone(config.backbone).finetune[config.finetune],
         decoder=config.decoder,
         compile=config.compile,
         max_pixels=config.max_pixels,
@@ -290,7 +290,9 @@ def model_for(config: RunConfig, prepared: Prepared) -> torch.nn.Module:
     fine_tuned = config.finetune != "none"
     head = build_model(
         config.variant,
-        region_dim=output_shape(prepared.weights.transform.size)[1] if fine_tuned else prepared.cache.shape[1],
+        region_dim=output_shape(prepared.weights.transform.size, backbone=config.backbone)[1]
+        if fine_tuned
+        else prepared.cache.shape[1],
         hidden_dim=config.hidden_dim,
         word_dim=None if queries is None else int(queries.shape[1]),
         num_classes=len(CLASS_NAMES),
@@ -404,7 +406,7 @@ STACKED_KEYS = frozenset(
     {
         *("dataset", "data_root", "ontology", "regions", "twitter_subset", "split", "split_seed"),
         *("cv_folds", "cv_fold", "folds", "balance", "balance_splits", "min_per_attribute", "max_pixels"),
-        *("variant", "weights", "image_size", "glove", "oov", "detector_query", "detector", "hidden_dim"),
+        *("variant", "backbone", "weights", "image_size", "glove", "oov", "detector_query", "detector", "hidden_dim"),
         *("seed", "preset", "iterations_per_epoch", "max_epochs", "patience", "batch_size", "lr", "momentum"),
         *("device", "amp"),
     }
