@@ -14,8 +14,8 @@ from visent.reporting.results import env_info
 
 if TYPE_CHECKING:
     from visent.config import RunConfig
-    from visent.pipeline import Evaluation, Prepared
-    from visent.training.train import TrainOutcome
+    from visent.reporting.evaluate import Evaluation
+    from visent.training.train import Prepared, TrainOutcome
 
 import numpy as np
 
