@@ -22,7 +22,7 @@ from benchmarks.bf16 import auto_row, extraction_benchmark, folders_dataset  # n
 from benchmarks.bf16_features import compare  # noqa: E402
 from benchmarks.bf16_features import main as bf16_features_main  # noqa: E402
 from benchmarks.common import BenchmarkError, measure, ratio, target  # noqa: E402
-from benchmarks.fixtures import random_cache, random_train_data, write_photos  # noqa: E402
+from benchmarks.fixtures import random_cache, random_train_data, write_array_cache, write_photos  # noqa: E402
 from benchmarks.make_run import clean_head, compare_results  # noqa: E402
 from benchmarks.memory import InMemoryFeatures, PeakSampler  # noqa: E402
 from benchmarks.procmem import rss_anon_bytes  # noqa: E402
@@ -411,3 +411,18 @@ def test_make_run_refuses_a_tree_whose_changes_a_clone_would_not_carry(git_repo)
     (repo / "a.txt").write_text("two")
     with pytest.raises(BenchmarkError, match="uncommitted changes"):
         clean_head(repo)
+
+
+def test_array_cache_round_trips_rows_across_shards(tmp_path):
+    rng = np.random.default_rng(0)
+    feats = rng.random((7, 196, 512)).astype(np.float16)
+    cache = write_array_cache(
+        tmp_path / "c",
+        (feats[i : i + 2] for i in range(0, 7, 2)),
+        7,
+        {"dataset_fingerprint": "x", "weights": "w"},
+        shard_size=3,
+    )
+    assert len(cache.manifest["shards"]) == 3
+    rows = np.array([6, 0, 3, 3])
+    assert np.array_equal(cache.regions(rows).numpy(), feats[rows])

@@ -463,7 +463,7 @@ def extract_features(
                     entry["left"] -= 1
                     if entry["left"] == 0:
                         entry = pending.pop(key)
-                        _write_shard(folder, ident, key, entry["feats"], entry["failed"])
+                        write_shard(folder, ident, key, entry["feats"], entry["failed"])
                 bar.update(len(batch_rows))
         bar.close()
         dataset.meta.setdefault("timing", {})["extract_s"] = time.perf_counter() - t0
@@ -491,7 +491,7 @@ def extract_features(
     return FeatureCache.open(folder)
 
 
-def _write_shard(folder: Path, ident: dict, key: tuple[int, int], feats: np.ndarray, failed: list[dict]) -> None:
+def write_shard(folder: Path, ident: dict, key: tuple[int, int], feats: np.ndarray, failed: list[dict]) -> None:
     start, stop = key
     name = _shard_name(start, stop)
     npy = atomic_write(folder / f"{name}.npy", lambda fh: np.save(fh, feats))
@@ -529,24 +529,3 @@ def write_manifest(
     }
     atomic_write(folder / "manifest.json", lambda fh: fh.write(json.dumps(manifest, indent=1).encode()))
     return FeatureCache.open(folder)
-
-
-def write_array_cache(
-    folder: str | Path, chunks, n_samples: int, ident: dict, shard_size: int = DEFAULT_SHARD_SIZE
-) -> FeatureCache:
-    """A cache from precomputed region arrays (``chunks`` yields ``(n, N, C)`` blocks in row
-    order), for features computed elsewhere and for benchmarks that must not run the backbone."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    bounds = [(s, min(s + shard_size, n_samples)) for s in range(0, n_samples, shard_size)]
-    it = iter(chunks)
-    buffer = np.asarray(next(it), dtype=np.float16)  # (n, N, C): the first block sets the shape
-    shape = buffer.shape[1:]
-    for start, stop in bounds:
-        while len(buffer) < stop - start:
-            buffer = np.concatenate([buffer, np.asarray(next(it), dtype=np.float16)])
-        _write_shard(folder, ident, (start, stop), buffer[: stop - start], [])
-        buffer = buffer[stop - start :]
-    return write_manifest(
-        folder, ident, bounds, shape, {"dataset": ident.get("dataset_fingerprint"), "source": "arrays"}
-    )

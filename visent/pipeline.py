@@ -368,13 +368,6 @@ def reusable(config: RunConfig, force: bool = False, log=print) -> dict[str, Any
     return None
 
 
-def run_or_reuse(config: RunConfig, force: bool = False, progress: bool = True, log=print) -> dict[str, Any]:
-    """The result of ``config``: its result file when that was written with the same outcome
-    sections (and not ``force``), else a new run that replaces the file."""
-    saved = reusable(config, force, log)
-    return run(config, progress) if saved is None else saved
-
-
 #: The outcome keys that only ``fit`` handles: those of a backbone block trained with the head (a
 #: stack holds heads alone).
 FIT_ONLY_KEYS = frozenset({"finetune", "backbone_lr_scale"})
@@ -469,8 +462,8 @@ def run_stack(configs: list[RunConfig], progress: bool = True, write: bool = Tru
 def run_many(
     configs: list[RunConfig], force: bool = False, progress: bool = True, log=print, sequential: bool | None = None
 ) -> list[dict[str, Any]]:
-    """The results of ``configs``, in their order: result files reused as ``run_or_reuse`` reuses
-    them, the other runs trained in the groups of ``plan_stacks`` (``sequential`` as there)."""
+    """The results of ``configs``, in their order: each one's result file where it is ``reusable``,
+    the other runs trained in the groups of ``plan_stacks`` (``sequential`` as there)."""
     results: list[dict[str, Any] | None] = [reusable(config, force, log) for config in configs]
     todo = [i for i, saved in enumerate(results) if saved is None]
     done = len(configs) - len(todo)
