@@ -35,7 +35,7 @@ BLOCKED_RUN = (
     "import runpy, sys\n"
     "for name in {blocked!r}: sys.modules[name] = None  # `import name` now raises ImportError\n"
     "sys.argv = {argv!r}\n"
-    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    "runpy.run_module('benchmarks.gpu', run_name='__main__', alter_sys=True)\n"
 )
 
 
@@ -44,9 +44,9 @@ def launched(tmp_path_factory):
     """Both scripts at smoke sizes, started side by side: gpu.py on the CPU with the packages of
     the book and the notebooks made unimportable. Yields (name -> process, output folder)."""
     out = tmp_path_factory.mktemp("bench")
-    gpu_argv = [str(REPO / "benchmarks" / "gpu.py"), "--smoke", "--device", "cpu", "--out", str(out / "gpu.json")]
+    gpu_argv = ["benchmarks.gpu", "--smoke", "--device", "cpu", "--out", str(out / "gpu.json")]
     commands = {
-        "run.py": [sys.executable, str(REPO / "benchmarks" / "run.py"), "--smoke", "--out-dir", str(out)],
+        "run.py": [sys.executable, "-m", "benchmarks.run", "--smoke", "--out-dir", str(out)],
         "gpu.py": [sys.executable, "-c", BLOCKED_RUN.format(blocked=NOT_ON_THE_GPU_MACHINE, argv=gpu_argv)],
     }
     env = os.environ | {"OMP_NUM_THREADS": "1"}  # two processes share the cores
@@ -293,7 +293,7 @@ def test_markdown_marks_an_unmet_target():
     document = {
         "benchmark": "cpu",
         "profile": "full",
-        "command": "python benchmarks/run.py",
+        "command": "python -m benchmarks.run",
         "date": "2026-01-01",
         "env": {
             "commit": "abcdef1234567890",
@@ -358,7 +358,7 @@ def test_random_train_data_validates_on_the_last_rows(tmp_path):
 
 def test_indexing_smoke_serves_the_second_index_from_the_cache_and_opens_no_placeholder(tmp_path):
     done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "indexing.py"), "--smoke", "--out-dir", str(tmp_path)],
+        [sys.executable, "-m", "benchmarks.indexing", "--smoke", "--out-dir", str(tmp_path)],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 from torchvision.models import WeightsEnum
 
+from visent.backbone.preprocess import DEFAULT_SIZE
 from visent.registry import Registry
 
 #: The paper's backbone.
@@ -44,7 +45,7 @@ class Backbone:
     #: Key prefixes of a full torchvision state dict that the trunk does not use (the classifier).
     head_prefixes: tuple[str, ...] = ()
     #: Size of the weights' own input, at which a state dict's shapes are checked.
-    native_size: tuple[int, int] = (224, 224)
+    native_size: tuple[int, int] = (DEFAULT_SIZE, DEFAULT_SIZE)
 
     @property
     def region_layer(self) -> str:
