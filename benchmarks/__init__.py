@@ -1,4 +1,5 @@
 """Throughput and memory benchmarks of visent, each beside a naive reference measured in the same run.
 
-``python benchmarks/run.py`` (``make bench``) measures the CPU; ``python benchmarks/gpu.py`` the GPU.
+``python -m benchmarks.run`` (``make bench``) measures the CPU; ``python -m benchmarks.gpu`` the GPU
+(from the repository root: the scripts import ``visent`` as installed, or from the checkout there).
 """

@@ -1,7 +1,7 @@
 """(a) Backbone throughput: visent's extraction path against the naive per-image loop, same images.
 
 Ours is what ``visent.features.extract_features`` does per batch: ``Preprocess.to_uint8`` in
-DataLoader workers (compact uint8 batches), ``normalize`` on the batch, ``VGG16Conv53`` under
+DataLoader workers (compact uint8 batches), ``normalize`` on the batch, ``Trunk`` under
 ``inference_mode``. The naive loop opens, transforms and runs one small batch at a time.
 """
 
@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from benchmarks.common import BenchmarkError, measure, rate, ratio
 from benchmarks.naive import naive_regions, naive_transform, naive_trunk
-from visent.backbone import Preprocess, VGG16Conv53, Weights, to_regions
+from visent.backbone import Preprocess, Trunk, Weights, to_regions
 from visent.data.images import load_image
 
 
@@ -47,7 +47,7 @@ def backbone_ours(
     if batches < 2:
         raise BenchmarkError(f"backbone_ours needs at least 2 batches of {batch_size} images, got {len(paths)} images")
     preprocess = sized(weights, image_size)
-    trunk = VGG16Conv53(weights)
+    trunk = Trunk(weights)
     loader = iter(DataLoader(_Photos(paths, preprocess), batch_size=batch_size, num_workers=num_workers))
     first: list[torch.Tensor] = []
 

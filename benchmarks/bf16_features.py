@@ -2,7 +2,7 @@
 of a folder of JPEGs, extracted twice by ``extract_features`` with the same weights, ``--amp off``
 and ``--amp bf16``, compared region by region as the caches store them (fp16).
 
-    python benchmarks/bf16_features.py --images ../shared/data/twitter_I/images --n 16
+    python -m benchmarks.bf16_features --images ../shared/data/twitter_I/images --n 16
         -> results/bench/bf16-features.json
 
 The photos are copied into a temporary ``folders`` dataset; nothing of them is written out but
@@ -21,14 +21,12 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python benchmarks/bf16_features.py` from a checkout
-
-from benchmarks.bf16 import cpu_description  # noqa: E402
-from benchmarks.common import REPO, BenchmarkError, provenance, write_json  # noqa: E402
-from visent.backbone import get_weights  # noqa: E402
-from visent.data.layouts import load_dataset  # noqa: E402
-from visent.features import extract_features  # noqa: E402
-from visent.precision import PrecisionWarning  # noqa: E402
+from benchmarks.bf16 import cpu_description
+from benchmarks.common import REPO, BenchmarkError, provenance, write_json
+from visent.backbone import get_weights
+from visent.data.layouts import load_dataset
+from visent.features import extract_features
+from visent.precision import PrecisionWarning
 
 
 def _relative(a: np.ndarray, b: np.ndarray) -> np.ndarray:

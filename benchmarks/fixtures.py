@@ -14,7 +14,7 @@ from PIL import Image
 
 from visent.backbone import output_shape
 from visent.backbone.preprocess import DEFAULT_SIZE
-from visent.features import FeatureCache, write_array_cache
+from visent.features import DEFAULT_SHARD_SIZE, FeatureCache, write_manifest, write_shard
 from visent.training.train import TrainData
 
 PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "camera")  # "camera" is grayscale
@@ -22,6 +22,27 @@ JPEG_QUALITY = 90
 CHUNK_ROWS = 1024
 #: The conv5_3 map of VGG-16 at its ImageNet size: 196 regions of 512 channels.
 REGIONS, CHANNELS, _ = output_shape((DEFAULT_SIZE, DEFAULT_SIZE))
+
+
+def write_array_cache(
+    folder: str | Path, chunks, n_samples: int, ident: dict, shard_size: int = DEFAULT_SHARD_SIZE
+) -> FeatureCache:
+    """A cache from precomputed region arrays (``chunks`` yields ``(n, N, C)`` blocks in row
+    order): the benchmarks' features, which must not run the backbone."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    bounds = [(s, min(s + shard_size, n_samples)) for s in range(0, n_samples, shard_size)]
+    it = iter(chunks)
+    buffer = np.asarray(next(it), dtype=np.float16)  # (n, N, C): the first block sets the shape
+    shape = buffer.shape[1:]
+    for start, stop in bounds:
+        while len(buffer) < stop - start:
+            buffer = np.concatenate([buffer, np.asarray(next(it), dtype=np.float16)])
+        write_shard(folder, ident, (start, stop), buffer[: stop - start], [])
+        buffer = buffer[stop - start :]
+    return write_manifest(
+        folder, ident, bounds, shape, {"dataset": ident.get("dataset_fingerprint"), "source": "arrays"}
+    )
 
 
 def write_photos(folder: Path, count: int) -> list[Path]:

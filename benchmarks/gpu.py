@@ -1,8 +1,8 @@
 """The GPU benchmarks in one command, sized for about 5 minutes on one H200 (every section time-bounded,
 all of them within 7.5 minutes):
 
-    python benchmarks/gpu.py --out results/bench/gpu-h200.json
-    python benchmarks/gpu.py --smoke --device cpu --out /tmp/gpu-smoke.json   # checks the script runs
+    python -m benchmarks.gpu --out results/bench/gpu-h200.json
+    python -m benchmarks.gpu --smoke --device cpu --out /tmp/gpu-smoke.json   # checks the script runs
 
 Needs only this repository, a CUDA build of PyTorch with torchvision, and the product's own core
 packages (numpy, Pillow, pandas, tqdm): no notebooks, no plotting. Each measurement sits beside a
@@ -51,15 +51,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, importable without installing it
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torchvision.io import encode_jpeg
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import Tensor  # noqa: E402
-from torchvision.io import encode_jpeg  # noqa: E402
-
-from benchmarks.common import (  # noqa: E402
+from benchmarks.common import (
     REPO,
     BenchmarkError,
     machine_load,
@@ -72,16 +70,16 @@ from benchmarks.common import (  # noqa: E402
     target,
     write_json,
 )
-from benchmarks.naive import naive_regions, naive_transform, naive_trunk  # noqa: E402
-from benchmarks.report import markdown_report  # noqa: E402
-from visent.backbone import Weights, device_trunk, get_weights, to_regions  # noqa: E402
-from visent.config import PRESETS, ModelConfig, RunConfig, TrainingConfig  # noqa: E402
-from visent.data.decode import FALLBACK  # noqa: E402
-from visent.data.layouts import load_dataset  # noqa: E402
-from visent.features import backbone_regions, extract_features  # noqa: E402
-from visent.model import VARIANTS, build_model  # noqa: E402
-from visent.training.multi import HeadStack, train_many  # noqa: E402
-from visent.training.train import TrainData, fit  # noqa: E402
+from benchmarks.naive import naive_regions, naive_transform, naive_trunk
+from benchmarks.report import markdown_report
+from visent.backbone import Weights, device_trunk, get_weights, to_regions
+from visent.config import PRESETS, ModelConfig, RunConfig, TrainingConfig
+from visent.data.decode import FALLBACK
+from visent.data.layouts import load_dataset
+from visent.features import backbone_regions, extract_features
+from visent.model import VARIANTS, build_model
+from visent.training.multi import HeadStack, train_many
+from visent.training.train import TrainData, fit
 
 VARIANT = "attention-truth"
 WORD_DIM = 50

@@ -1,7 +1,7 @@
 """Indexing a large tree (``make bench-index``): cold and cached wall time, peak memory per sample.
 
-    python benchmarks/indexing.py            # 10,000 and 100,000 files; a few minutes on 2 cores
-    python benchmarks/indexing.py --smoke    # tiny sizes, seconds: checks that everything runs
+    python -m benchmarks.indexing            # 10,000 and 100,000 files; a few minutes on 2 cores
+    python -m benchmarks.indexing --smoke    # tiny sizes, seconds: checks that everything runs
 
 The tree is the vso layout: ANP folders of zero-byte placeholder ``.jpg`` files, with the
 ontology the script writes beside it. Placeholders cost no disk space, and an indexer that
@@ -28,9 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python benchmarks/indexing.py` from a checkout
-
-from benchmarks.procmem import peak_rss_bytes, status_bytes  # noqa: E402
+from benchmarks.procmem import peak_rss_bytes, status_bytes
 
 #: Real VSO adjectives, positive then negative; their ANPs (adjective x noun) name the folders.
 ADJECTIVES: dict[str, float] = {
@@ -140,7 +138,11 @@ def measure_child(root: Path, ontology: Path, cache: Path) -> dict[str, Any]:
     """``child`` in a fresh process whose user cache is ``cache``."""
     env = os.environ | {"VISENT_CACHE": str(cache), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
-        [sys.executable, __file__, "--child", str(root), str(ontology)], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "benchmarks.indexing", "--child", str(root), str(ontology)],
+        cwd=Path(__file__).resolve().parents[1],  # where `benchmarks` is a package
+        env=env,
+        capture_output=True,
+        text=True,
     )
     if done.returncode != 0:
         raise RuntimeError(f"indexing child failed on {root}:\n{done.stderr[-3000:]}")

@@ -1,7 +1,7 @@
 """``make run`` from a fresh clone (``make bench-make-run``): wall time against the 20-minute budget
 of a 2-core CPU, and whether the clone's result files match the committed ones metric for metric.
 
-    python benchmarks/make_run.py [--venv .venv] [--out-dir results/bench]
+    python -m benchmarks.make_run [--venv .venv] [--out-dir results/bench]
 
 The clone is of HEAD, so the tree must be clean: uncommitted changes would not be measured. It
 reuses an existing virtualenv, because installs depend on the network, not on visent, and it runs
@@ -26,11 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python benchmarks/make_run.py` from a checkout
-
-from benchmarks.common import REPO, BenchmarkError, machine_load, provenance, target, write_json  # noqa: E402
-from benchmarks.report import markdown_report  # noqa: E402
-from visent.reproduce import differing_metrics  # noqa: E402
+from benchmarks.common import REPO, BenchmarkError, machine_load, provenance, target, write_json
+from benchmarks.report import markdown_report
+from visent.reproduce import differing_metrics
 
 BUDGET_S = 20 * 60
 RESULTS = "results"
@@ -38,8 +36,8 @@ PATTERN = "synthetic-*.json"
 #: The committed synthetic results are fp32, and on a CPU with native bf16 `make run`'s default is bf16.
 AMP = "off"
 CONVERSION = (
-    "import time; from visent.backbone import VGG16Conv53, get_weights; start = time.perf_counter();"
-    " VGG16Conv53(get_weights('oxford-imagenet')); print(time.perf_counter() - start)"
+    "import time; from visent.backbone import Trunk, get_weights; start = time.perf_counter();"
+    " Trunk(get_weights('oxford-imagenet')); print(time.perf_counter() - start)"
 )
 NOTES = [
     "wall time of `make -o .venv/.installed run AMP=off` in a fresh clone of HEAD: generating the synthetic"

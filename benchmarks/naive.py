@@ -16,7 +16,7 @@ from PIL import Image
 from torch import Tensor, nn
 from torchvision import transforms
 
-from visent.backbone import Preprocess, VGG16Conv53, Weights, to_regions
+from visent.backbone import Preprocess, Trunk, Weights, to_regions
 
 
 def naive_transform(preprocess: Preprocess) -> transforms.Compose:
@@ -35,7 +35,7 @@ def naive_transform(preprocess: Preprocess) -> transforms.Compose:
 def naive_trunk(weights: Weights) -> nn.Module:
     """The same frozen trunk module as ours (torchvision's ``vgg16().features[:30]``): what is naive
     is how it is fed and run, not the module."""
-    return VGG16Conv53(weights)
+    return Trunk(weights)
 
 
 def naive_regions(

@@ -1,8 +1,8 @@
 """The CPU benchmarks (``make bench``): each of ours beside the naive reference, in one run.
 
-    python benchmarks/run.py              # about 4 minutes on 2 idle cores (7-12 under load)
+    python -m benchmarks.run              # about 4 minutes on 2 idle cores (7-12 under load)
                                           #   -> results/bench/cpu.{json,md}
-    python benchmarks/run.py --smoke      # tiny sizes, seconds: checks that everything runs
+    python -m benchmarks.run --smoke      # tiny sizes, seconds: checks that everything runs
 
 (a) backbone images/s, and extraction through ``extract_features`` at ``--amp off`` and ``--amp auto``
 (bf16 on a CPU with native bf16), (b) training images/s from the feature cache, (c) time per paper
@@ -21,16 +21,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python benchmarks/run.py` from a checkout
-
-from benchmarks.backbone import backbone_benchmark  # noqa: E402
-from benchmarks.bf16 import BF16_SPEEDUP, auto_row, cpu_description, extraction_benchmark, folders_dataset  # noqa: E402
-from benchmarks.common import REPO, machine_load, memoized, provenance, ratio, target, write_json  # noqa: E402
-from benchmarks.fixtures import random_cache, random_train_data, write_photos  # noqa: E402
-from benchmarks.memory import memory_benchmark  # noqa: E402
-from benchmarks.predict import predict_benchmark, predict_row  # noqa: E402
-from benchmarks.report import markdown_report  # noqa: E402
-from benchmarks.training import (  # noqa: E402
+from benchmarks.backbone import backbone_benchmark
+from benchmarks.bf16 import BF16_SPEEDUP, auto_row, cpu_description, extraction_benchmark, folders_dataset
+from benchmarks.common import REPO, machine_load, memoized, provenance, ratio, target, write_json
+from benchmarks.fixtures import random_cache, random_train_data, write_photos
+from benchmarks.memory import memory_benchmark
+from benchmarks.predict import predict_benchmark, predict_row
+from benchmarks.report import markdown_report
+from benchmarks.training import (
     PAPER_BATCH,
     finetune_naive,
     finetune_ours,
@@ -38,7 +36,7 @@ from benchmarks.training import (  # noqa: E402
     training_naive,
     training_ours,
 )
-from visent.backbone import get_weights  # noqa: E402
+from visent.backbone import get_weights
 
 PAPER_EPOCH_SPEEDUP = 100.0
 MEMORY_GROWTH = 1.2

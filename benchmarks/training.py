@@ -29,7 +29,7 @@ from benchmarks.common import measure, rate, ratio
 from benchmarks.fixtures import CHANNELS
 from benchmarks.naive import naive_regions, naive_transform, naive_trunk
 from visent import precision
-from visent.backbone import FINETUNE_BLOCKS, LAYER_ENDS, VGG16Conv53, Weights, finetune_block
+from visent.backbone import Trunk, Weights, finetune_block, get_backbone
 from visent.config import PRESETS, RunConfig
 from visent.model import build_model
 from visent.model.finetune import FineTuned
@@ -170,8 +170,9 @@ def finetune_naive(
     trunk from pixels (block 5 trainable, the rest frozen), then the ``gap`` head."""
     config = _finetune_config(batch_size, iterations)
     transform = naive_transform(sized(weights, image_size))
-    trunk = VGG16Conv53(weights)
-    block = trunk.features[LAYER_ENDS[FINETUNE_BLOCKS[config.finetune]] :].requires_grad_(True)  # shares modules
+    trunk = Trunk(weights)
+    arch = get_backbone(weights.backbone)
+    block = arch.cut(trunk.features, arch.finetune[config.finetune], None).requires_grad_(True)  # shares modules
     torch.manual_seed(0)
     head = build_model(FINETUNE_VARIANT, region_dim=CHANNELS, hidden_dim=config.hidden_dim)
     model = nn.ModuleDict({"block": block, "head": head})

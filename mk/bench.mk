@@ -20,16 +20,16 @@ GPU_NAME ?= h200
 .PHONY: bench bench-gpu bench-index bench-bf16 bench-make-run
 
 bench: $(STAMP)
-	$(PY) benchmarks/run.py --out-dir $(BENCH_DIR)
+	$(PY) -m benchmarks.run --out-dir $(BENCH_DIR)
 
 bench-gpu:
-	$(GPU_PY) benchmarks/gpu.py --out $(BENCH_DIR)/gpu-$(GPU_NAME).json
+	$(GPU_PY) -m benchmarks.gpu --out $(BENCH_DIR)/gpu-$(GPU_NAME).json
 
 bench-index: $(STAMP)
-	$(PY) benchmarks/indexing.py --out-dir $(BENCH_DIR)
+	$(PY) -m benchmarks.indexing --out-dir $(BENCH_DIR)
 
 bench-bf16: $(STAMP)
-	$(PY) benchmarks/bf16_features.py --images $(TWITTER)/images --out $(BENCH_DIR)/bf16-features.json
+	$(PY) -m benchmarks.bf16_features --images $(TWITTER)/images --out $(BENCH_DIR)/bf16-features.json
 
 bench-make-run: $(STAMP)
-	$(PY) benchmarks/make_run.py --venv $(VENV) --out-dir $(BENCH_DIR)
+	$(PY) -m benchmarks.make_run --venv $(VENV) --out-dir $(BENCH_DIR)

@@ -21,13 +21,13 @@ from visent.backbone import (
     BackboneInputError,
     Preprocess,
     PreprocessSpecError,
+    Trunk,
     UnknownWeightsError,
-    VGG16Conv53,
     WeightsCacheWarning,
     WeightsFileError,
     WeightsUnavailableError,
+    get_backbone,
     get_weights,
-    random_state_dict,
     read_state_file,
     save_weights_file,
     to_regions,
@@ -58,20 +58,20 @@ def oxford_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def oxford_trunk(oxford_cache: Path) -> VGG16Conv53:
+def oxford_trunk(oxford_cache: Path) -> Trunk:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("VISENT_CACHE", str(oxford_cache))
-        return VGG16Conv53("oxford-imagenet")
+        return Trunk("oxford-imagenet")
 
 
 @pytest.fixture(scope="module")
-def oxford_state(oxford_trunk: VGG16Conv53) -> dict[str, torch.Tensor]:
+def oxford_state(oxford_trunk: Trunk) -> dict[str, torch.Tensor]:
     return oxford_trunk.weights.state_dict()  # its loader is bound to the module's cache
 
 
 @pytest.fixture(scope="module")
-def random_trunk() -> VGG16Conv53:
-    return VGG16Conv53("random")
+def random_trunk() -> Trunk:
+    return Trunk("random")
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def test_onnx_graph_holds_no_preprocessing_before_conv1_1(onnx_model) -> None:
     assert conv.input[1] == "functional_1/block1_conv1_1/convolution/ReadVariableOp:0"
 
 
-def test_trunk_matches_the_onnx_graph_at_block5_conv3(oxford_trunk: VGG16Conv53, onnx_model) -> None:
+def test_trunk_matches_the_onnx_graph_at_block5_conv3(oxford_trunk: Trunk, onnx_model) -> None:
     ort = pytest.importorskip("onnxruntime", reason="the comparison runs the ONNX graph: pip install onnxruntime")
     from onnx import TensorProto, helper
 
@@ -213,7 +213,7 @@ def test_cache_dir_prefers_visent_cache_then_xdg_then_home(tmp_path: Path, monke
 # --- what the features look like ---
 
 
-def _pooled(trunk: VGG16Conv53, img: Image.Image) -> torch.Tensor:
+def _pooled(trunk: Trunk, img: Image.Image) -> torch.Tensor:
     with torch.no_grad():
         return trunk(trunk.weights.transform(img)[None]).mean(dim=(2, 3))[0]  # (512,)
 
@@ -223,7 +223,7 @@ def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def test_imagenet_features_tell_a_cat_from_coffee_where_random_weights_cannot(
-    oxford_trunk: VGG16Conv53, random_trunk: VGG16Conv53
+    oxford_trunk: Trunk, random_trunk: Trunk
 ) -> None:
     cat, coffee = photo("chelsea"), photo("coffee")
     mirrored_cat = cat.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
@@ -236,7 +236,7 @@ def test_imagenet_features_tell_a_cat_from_coffee_where_random_weights_cannot(
     assert _cosine(_pooled(random_trunk, cat), _pooled(random_trunk, coffee)) > 0.9  # measured 0.997
 
 
-def test_conv5_3_of_a_photo_is_nonnegative_and_sparse(oxford_trunk: VGG16Conv53) -> None:
+def test_conv5_3_of_a_photo_is_nonnegative_and_sparse(oxford_trunk: Trunk) -> None:
     with torch.no_grad():
         fmap = oxford_trunk(oxford_trunk.weights.transform(photo("astronaut"))[None])  # (1, 512, 14, 14)
     assert fmap.shape == (1, 512, 14, 14)
@@ -247,7 +247,7 @@ def test_conv5_3_of_a_photo_is_nonnegative_and_sparse(oxford_trunk: VGG16Conv53)
 # --- the trunk and the region layout ---
 
 
-def test_trunk_maps_a_batch_to_196_regions_of_512(random_trunk: VGG16Conv53) -> None:
+def test_trunk_maps_a_batch_to_196_regions_of_512(random_trunk: Trunk) -> None:
     images = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         fmap = random_trunk(images)
@@ -256,13 +256,13 @@ def test_trunk_maps_a_batch_to_196_regions_of_512(random_trunk: VGG16Conv53) -> 
 
 
 def test_trunk_is_frozen_and_in_eval_mode_unless_trainable() -> None:
-    frozen, trainable = VGG16Conv53("random"), VGG16Conv53("random", trainable=True)
+    frozen, trainable = Trunk("random"), Trunk("random", trainable=True)
     assert not frozen.training
     assert not any(p.requires_grad for p in frozen.parameters())
     assert all(p.requires_grad for p in trainable.parameters())
 
 
-def test_trunk_rejects_uint8_images_and_points_to_the_transform(random_trunk: VGG16Conv53) -> None:
+def test_trunk_rejects_uint8_images_and_points_to_the_transform(random_trunk: Trunk) -> None:
     with pytest.raises(BackboneInputError, match="weights.transform"):
         random_trunk(torch.zeros(1, 3, 224, 224, dtype=torch.uint8))
 
@@ -312,8 +312,11 @@ def test_torchvision_weights_offline_error_suggests_oxford(monkeypatch: pytest.M
     monkeypatch.setattr(torchvision.models.VGG16_Weights, "get_state_dict", offline)
     weights = get_weights("torchvision-imagenet")
     assert weights.transform == TORCHVISION_PREPROCESS
-    with pytest.raises(WeightsUnavailableError, match="Offline. Use the default weights 'oxford-imagenet'"):
+    with pytest.raises(WeightsUnavailableError, match="Or use the default weights 'oxford-imagenet'") as error:
         weights.state_dict()
+    assert "vgg16-397923af.pth" in str(error.value) and str(Path(torch.hub.get_dir()) / "checkpoints") in str(
+        error.value
+    )
 
 
 def _full_torchvision_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -322,7 +325,7 @@ def _full_torchvision_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Te
 
 @pytest.mark.parametrize("key_style", [dict, _full_torchvision_keys], ids=["trunk-keys", "full-vgg16-keys"])
 def test_file_spec_reads_both_key_styles(key_style, tmp_path: Path) -> None:
-    state = random_state_dict(seed=7)
+    state = get_backbone("vgg16").random_state(7)
     path = tmp_path / "vgg16.pt"
     torch.save(key_style(state), path)
 
@@ -336,7 +339,7 @@ def test_file_spec_reads_both_key_styles(key_style, tmp_path: Path) -> None:
 
 
 def test_file_spec_loads_a_saved_trunk_module_with_its_recorded_preprocessing(tmp_path: Path) -> None:
-    trunk = VGG16Conv53("random")
+    trunk = Trunk("random")
     path = save_weights_file(tmp_path / "trunk.pt", trunk.state_dict(), OXFORD_PREPROCESS)
 
     weights = get_weights(f"file:{path}")
@@ -354,13 +357,13 @@ def test_file_spec_missing_file_error_names_it(tmp_path: Path) -> None:
 def test_file_spec_with_wrong_keys_names_the_file_and_the_keys(tmp_path: Path) -> None:
     path = tmp_path / "resnet.pt"
     torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7)}, path)
-    message = r"resnet\.pt: not a VGG-16 conv trunk .*missing: 0\.bias.*unexpected: conv1\.weight"
+    message = r"resnet\.pt: not a VGG-16 trunk .*missing: 0\.bias.*unexpected: conv1\.weight"
     with pytest.raises(WeightsFileError, match=message):
         get_weights(f"file:{path}")
 
 
 def test_file_spec_with_a_wrong_shape_names_the_key(tmp_path: Path) -> None:
-    state = random_state_dict()
+    state = get_backbone("vgg16").random_state(0)
     state["28.bias"] = torch.zeros(256)
     path = tmp_path / "bad.pt"
     torch.save(state, path)

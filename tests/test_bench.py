@@ -22,7 +22,7 @@ from benchmarks.bf16 import auto_row, extraction_benchmark, folders_dataset  # n
 from benchmarks.bf16_features import compare  # noqa: E402
 from benchmarks.bf16_features import main as bf16_features_main  # noqa: E402
 from benchmarks.common import BenchmarkError, measure, ratio, target  # noqa: E402
-from benchmarks.fixtures import random_cache, random_train_data, write_photos  # noqa: E402
+from benchmarks.fixtures import random_cache, random_train_data, write_array_cache, write_photos  # noqa: E402
 from benchmarks.make_run import clean_head, compare_results  # noqa: E402
 from benchmarks.memory import InMemoryFeatures, PeakSampler  # noqa: E402
 from benchmarks.procmem import rss_anon_bytes  # noqa: E402
@@ -35,7 +35,7 @@ BLOCKED_RUN = (
     "import runpy, sys\n"
     "for name in {blocked!r}: sys.modules[name] = None  # `import name` now raises ImportError\n"
     "sys.argv = {argv!r}\n"
-    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    "runpy.run_module('benchmarks.gpu', run_name='__main__', alter_sys=True)\n"
 )
 
 
@@ -44,9 +44,9 @@ def launched(tmp_path_factory):
     """Both scripts at smoke sizes, started side by side: gpu.py on the CPU with the packages of
     the book and the notebooks made unimportable. Yields (name -> process, output folder)."""
     out = tmp_path_factory.mktemp("bench")
-    gpu_argv = [str(REPO / "benchmarks" / "gpu.py"), "--smoke", "--device", "cpu", "--out", str(out / "gpu.json")]
+    gpu_argv = ["benchmarks.gpu", "--smoke", "--device", "cpu", "--out", str(out / "gpu.json")]
     commands = {
-        "run.py": [sys.executable, str(REPO / "benchmarks" / "run.py"), "--smoke", "--out-dir", str(out)],
+        "run.py": [sys.executable, "-m", "benchmarks.run", "--smoke", "--out-dir", str(out)],
         "gpu.py": [sys.executable, "-c", BLOCKED_RUN.format(blocked=NOT_ON_THE_GPU_MACHINE, argv=gpu_argv)],
     }
     env = os.environ | {"OMP_NUM_THREADS": "1"}  # two processes share the cores
@@ -293,7 +293,7 @@ def test_markdown_tables_show_measurements_and_state_each_goal_once_below_them()
     document = {
         "benchmark": "cpu",
         "profile": "full",
-        "command": "python benchmarks/run.py",
+        "command": "python -m benchmarks.run",
         "date": "2026-01-01",
         "env": {
             "commit": "abcdef1234567890",
@@ -363,7 +363,7 @@ def test_random_train_data_validates_on_the_last_rows(tmp_path):
 
 def test_indexing_smoke_serves_the_second_index_from_the_cache_and_opens_no_placeholder(tmp_path):
     done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "indexing.py"), "--smoke", "--out-dir", str(tmp_path)],
+        [sys.executable, "-m", "benchmarks.indexing", "--smoke", "--out-dir", str(tmp_path)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -426,3 +426,18 @@ def test_cpu_smoke_times_predict_beside_extraction_on_the_same_photos(cpu_smoke)
     assert f["images_per_s"] == max(f["all_images_per_s"]) > 0
     assert f["ratio"] == pytest.approx(f["images_per_s"] / extraction["images_per_s"])
     assert "(f) visent predict" in (out / "cpu-smoke.md").read_text()
+
+
+def test_array_cache_round_trips_rows_across_shards(tmp_path):
+    rng = np.random.default_rng(0)
+    feats = rng.random((7, 196, 512)).astype(np.float16)
+    cache = write_array_cache(
+        tmp_path / "c",
+        (feats[i : i + 2] for i in range(0, 7, 2)),
+        7,
+        {"dataset_fingerprint": "x", "weights": "w"},
+        shard_size=3,
+    )
+    assert len(cache.manifest["shards"]) == 3
+    rows = np.array([6, 0, 3, 3])
+    assert np.array_equal(cache.regions(rows).numpy(), feats[rows])

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from visent.backbone import VGG16Conv53, get_weights, to_regions
+from visent.backbone import Trunk, get_weights, to_regions
 from visent.data.layouts import load_dataset
 from visent.features import (
     DAMAGED,
@@ -16,7 +16,6 @@ from visent.features import (
     FeatureCache,
     extract_features,
     features_fingerprint,
-    write_array_cache,
 )
 from visent.precision import PrecisionWarning
 
@@ -51,7 +50,7 @@ def test_cache_holds_the_backbone_regions_of_every_row(dataset, weights, tmp_pat
     from visent.data.images import load_image
 
     x = weights.transform(load_image(dataset.root / "positive/a.jpg"))[None]
-    expected = to_regions(VGG16Conv53(weights)(x)).numpy()[0]
+    expected = to_regions(Trunk(weights)(x)).numpy()[0]
     got = cache.regions(np.array([row])).numpy()[0].astype(np.float32)
     assert got.shape == (196, 512)
     assert np.allclose(got, expected, rtol=1e-2, atol=1e-2 * np.abs(expected).max())
@@ -165,21 +164,6 @@ def test_a_cache_written_before_checksums_is_served_unchanged(dataset, small, tm
 def test_opening_an_unfinished_cache_says_how_to_finish_it(tmp_path):
     with pytest.raises(CacheError, match="visent extract"):
         FeatureCache.open(tmp_path)
-
-
-def test_array_cache_round_trips_rows_across_shards(tmp_path):
-    rng = np.random.default_rng(0)
-    feats = rng.random((7, 196, 512)).astype(np.float16)
-    cache = write_array_cache(
-        tmp_path / "c",
-        (feats[i : i + 2] for i in range(0, 7, 2)),
-        7,
-        {"dataset_fingerprint": "x", "weights": "w"},
-        shard_size=3,
-    )
-    assert len(cache.manifest["shards"]) == 3
-    rows = np.array([6, 0, 3, 3])
-    assert np.array_equal(cache.regions(rows).numpy(), feats[rows])
 
 
 def test_labels_and_splits_do_not_change_the_cache_key(dataset):

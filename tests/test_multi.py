@@ -57,7 +57,9 @@ def config(**kw):
 
 
 def sequential(variant, seed, data, cfg):
-    return fit(init_model(variant, seed, data, cfg), data, cfg.replace(seed=seed).training, CPU, progress=False)
+    return fit(
+        init_model(variant, seed, data, cfg.hidden_dim), data, cfg.replace(seed=seed).training, CPU, progress=False
+    )
 
 
 def assert_same_run(stacked, alone):
@@ -111,7 +113,7 @@ def test_variants_train_as_separate_stacks_with_their_own_data():
 def test_best_state_loads_into_the_variants_module():
     data, cfg = toy_data(), config(max_epochs=2)
     outcome = train_many([("attention-truth", 3)], data, cfg, CPU)[("attention-truth", 3)]
-    model = init_model("attention-truth", 3, data, cfg)
+    model = init_model("attention-truth", 3, data, cfg.hidden_dim)
     model.load_state_dict(outcome.best_state)  # strict: same keys and shapes
     assert outcome.images_per_s > 0 and outcome.seconds > 0
 
@@ -160,15 +162,15 @@ def test_empty_validation_split_is_refused():
 @pytest.mark.parametrize("other", ["adjective-only", "attention-truth"])  # the latter: same shapes, other query
 def test_stack_refuses_models_of_different_architectures(other):
     data, cfg = toy_data(), config()
-    models = [init_model("gap", 0, data, cfg), init_model(other, 0, data, cfg)]
+    models = [init_model("gap", 0, data, cfg.hidden_dim), init_model(other, 0, data, cfg.hidden_dim)]
     with pytest.raises(MultiTrainError, match="one architecture"):
         HeadStack(models, lr=0.1, momentum=0.0, amp="off", device=CPU)
 
 
 def test_stack_probabilities_are_each_models_own_softmax():
     data, cfg = toy_data(), config()
-    models = [init_model("attention-truth", s, data, cfg) for s in (0, 1)]
-    stack = HeadStack([init_model("attention-truth", s, data, cfg) for s in (0, 1)], 0.1, 0.0, "off", CPU)
+    models = [init_model("attention-truth", s, data, cfg.hidden_dim) for s in (0, 1)]
+    stack = HeadStack([init_model("attention-truth", s, data, cfg.hidden_dim) for s in (0, 1)], 0.1, 0.0, "off", CPU)
     V, a, _ = data.batch(np.arange(5), CPU)
     probs = stack.probabilities(V, a)  # (2, 5, 2)
     for k, model in enumerate(models):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from visent.backbone import WEIGHTS, get_weights, random_state_dict, save_weights_file
+from visent.backbone import WEIGHTS, get_backbone, get_weights, save_weights_file
 from visent.config import ConfigError, RunConfig
 from visent.data.layouts import LAYOUTS, load_dataset
 from visent.registry import Registry, UnknownEntryError
@@ -74,7 +74,7 @@ def test_the_chapters_layout_file_adds_a_dataset_layout(scratch_registries, tmp_
 
 def test_the_chapters_weights_file_adds_a_weights_spec(scratch_registries, tmp_path):
     exec(compile(chapter_examples()[1], "caffe.py", "exec"), {})
-    state = random_state_dict(seed=3)
+    state = get_backbone("vgg16").random_state(3)
     path = save_weights_file(tmp_path / "vgg16-caffe.pt", state)
 
     weights = get_weights(f"caffe:{path}")

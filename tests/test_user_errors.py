@@ -54,7 +54,7 @@ def test_a_result_of_another_learning_rate_is_retrained_and_replaced(tmp_path, f
     old = RunConfig.from_dict({"results_dir": str(tmp_path / "r"), "lr": 0.001})
     _saved(tmp_path, old)
     lines = []
-    result = pipeline.run_or_reuse(RunConfig.from_dict(old.to_dict() | {"lr": 0.01}), log=lines.append)
+    [result] = pipeline.run_many([RunConfig.from_dict(old.to_dict() | {"lr": 0.01})], log=lines.append)
     assert result == {"retrained": True} and len(fake_run) == 1
     assert "lr 0.001 -> 0.01" in lines[0] and "replaced" in lines[0]
 
@@ -71,9 +71,9 @@ def test_output_folders_and_worker_counts_reuse_the_result(tmp_path, fake_run):
     _saved(tmp_path, old)
     lines = []
     same = RunConfig.from_dict(old.to_dict() | {"num_workers": 2, "cache_dir": "elsewhere", "checkpoint_dir": "x"})
-    assert pipeline.run_or_reuse(same, log=lines.append)["metrics"] == {"test_accuracy": 0.5}
+    assert pipeline.run_many([same], log=lines.append)[0]["metrics"] == {"test_accuracy": 0.5}
     assert fake_run == [] and "reused" in lines[0]
-    assert pipeline.run_or_reuse(same, force=True, log=lines.append) == {"retrained": True}
+    assert pipeline.run_many([same], force=True, log=lines.append) == [{"retrained": True}]
 
 
 # 2. Paths that are the wrong kind of thing.

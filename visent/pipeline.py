@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -18,28 +18,31 @@ import numpy as np
 import pandas as pd
 import torch
 
-from visent import cv, distributed, precision
-from visent.backbone import FINETUNE_BLOCKS, Weights, finetune_block, get_weights, output_shape
-from visent.config import RunConfig, absolute_paths, default_of, locate_paths, run_folder_of
+from visent import distributed, precision
+from visent.backbone import Weights, finetune_block, get_backbone, get_weights, output_shape
+from visent.config import OUTCOME_SECTIONS, SECTIONS, RunConfig, absolute_paths, default_of, locate_paths, run_folder_of
+from visent.cv_split import fold_split
 from visent.data.augment import expand_to_min_per_attribute
 from visent.data.folds import VAL_FRACTION, carve_validation
 from visent.data.layouts import LAYOUTS, load_dataset
 from visent.data.splits import GIVEN, assign_splits, balance, find_duplicates
 from visent.data.table import CLASS_NAMES, SPLIT_NAMES, Dataset
 from visent.features import ConcatCache, FeatureCache, RegionCache, RowView, extract_features
-from visent.model import VARIANTS, LinearProbe, build_model
-from visent.model.embeddings import WordVectors, load_glove
+from visent.model import VARIANTS, LinearProbe
+from visent.model.embeddings import load_glove
 from visent.model.finetune import FineTuned
 from visent.model.queries import QUERY_SOURCES, QueryInputs
-from visent.reporting.evaluate import classification_metrics, localisation_metrics
+from visent.reporting.evaluate import Evaluation, classification_metrics, localisation_metrics
 from visent.reporting.record import attention_examples, attention_panel, build_result, per_image_predictions
 from visent.reporting.results import write_result
 from visent.training.multi import stacking_pays, train_many
 from visent.training.probe import fit_probe
 from visent.training.train import (
     Checkpoint,
+    Prepared,
     TrainData,
     TrainOutcome,
+    build_head,
     fit,
     load_checkpoint,
     predict,
@@ -84,7 +87,7 @@ def load_data(config: RunConfig) -> Dataset:
     if config.folds or config.cv_folds:
         if given_rows:
             dataset.report.add(source, "split column ignored", f"{given_rows} rows: the cross-validation folds decide")
-        samples["split"] = cv.fold_split(config, dataset)
+        samples["split"] = fold_split(config, dataset)
         return dataset
     if config.split == GIVEN and not given_rows:
         raise ValueError(f"--split given reads the split column of {source}, which has none filled; use --split random")
@@ -139,7 +142,7 @@ def settle_splits(config: RunConfig, dataset: Dataset) -> None:
 
 def weights_for(config: RunConfig) -> Weights:
     """The backbone weights of ``config`` at its image size."""
-    return get_weights(config.weights).resized(config.image_size)
+    return get_weights(config.weights, config.backbone).resized(config.image_size)
 
 
 def extract(
@@ -162,7 +165,7 @@ def extract(
         shard_size=config.shard_size,
         progress=progress,
         augment_seed=augment_seed,
-        layer=FINETUNE_BLOCKS[config.finetune],
+        layer=get_backbone(config.backbone).finetune[config.finetune],
         decoder=config.decoder,
         compile=config.compile,
         max_pixels=config.max_pixels,
@@ -238,15 +241,6 @@ def _check_nonempty(dataset: Dataset, rows: dict[str, np.ndarray]) -> None:
             raise ValueError(f"the {name} split of {dataset.root} is empty after removing unreadable or skipped images")
 
 
-@dataclass
-class Prepared:
-    dataset: Dataset
-    weights: Weights
-    cache: RegionCache
-    data: TrainData
-    vectors: WordVectors | None
-
-
 def prepare(config: RunConfig, device: torch.device, progress: bool = True) -> Prepared:
     """Dataset, splits, feature cache and queries for ``config``, with stage timings in the dataset's meta."""
     t0 = time.perf_counter()
@@ -286,36 +280,29 @@ def prepare(config: RunConfig, device: torch.device, progress: bool = True) -> P
 def model_for(config: RunConfig, prepared: Prepared) -> torch.nn.Module:
     """The variant's model, sized by the data: the cache's channels (with ``--finetune``, those of
     the block's output) and the query vectors' size; the block starts from the run's weights."""
-    queries = prepared.data.queries
     fine_tuned = config.finetune != "none"
-    region_dim = output_shape(prepared.weights.transform.size)[1] if fine_tuned else prepared.cache.shape[1]
-    return model_of(config, prepared.weights, region_dim, None if queries is None else int(queries.shape[1]))
+    region_dim = (
+        output_shape(prepared.weights.transform.size, backbone=config.backbone)[1]
+        if fine_tuned
+        else prepared.cache.shape[1]
+    )
+    return model_of(
+        config,
+        prepared.weights,
+        region_dim,
+        None if prepared.data.queries is None else int(prepared.data.queries.shape[1]),
+    )
 
 
 def model_of(config: RunConfig, weights: Weights, region_dim: int, word_dim: int | None) -> torch.nn.Module:
     """The variant's model for ``region_dim`` channels per region and queries of ``word_dim`` (None:
     no queries); with ``--finetune`` the block, from ``weights``, before the head."""
-    head = build_model(
-        config.variant,
-        region_dim=region_dim,
-        hidden_dim=config.hidden_dim,
-        word_dim=word_dim,
-        num_classes=len(CLASS_NAMES),
-    )
+    head = build_head(config.variant, region_dim, word_dim, config.hidden_dim)
     return FineTuned(finetune_block(weights, config.finetune), head) if config.finetune != "none" else head
 
 
 def checkpoint_for(config: RunConfig) -> Checkpoint:
     return Checkpoint(Path(config.checkpoint_dir) / f"{config.run_id}.pt", config)
-
-
-@dataclass
-class Evaluation:
-    """Metrics of one split, with the class probabilities ``(n, C)`` and attention ``(n, N)`` behind them."""
-
-    metrics: dict
-    probs: np.ndarray
-    o: np.ndarray | None
 
 
 def evaluate_split(model, prepared: Prepared, split: str, device: torch.device, amp: str) -> Evaluation:
@@ -396,26 +383,13 @@ def reusable(config: RunConfig, force: bool = False, log=print) -> dict[str, Any
     return None
 
 
-def run_or_reuse(config: RunConfig, force: bool = False, progress: bool = True, log=print) -> dict[str, Any]:
-    """The result of ``config``: its result file when that was written with the same outcome
-    sections (and not ``force``), else a new run that replaces the file."""
-    saved = reusable(config, force, log)
-    return run(config, progress) if saved is None else saved
-
-
+#: The outcome keys that only ``fit`` handles: those of a backbone block trained with the head (a
+#: stack holds heads alone).
+FIT_ONLY_KEYS = frozenset({"finetune", "backbone_lr_scale"})
 #: The outcome keys whose effect a stack of heads reproduces: data and model keys through the same
-#: ``prepare``, the schedule through ``train_many`` (tests/test_multi.py and tests/test_stacked_runs.py
-#: compare it with ``fit``). A config that sets another outcome key, one added since, away from its
-#: default trains alone, on the path that knows the key.
-STACKED_KEYS = frozenset(
-    {
-        *("dataset", "data_root", "ontology", "regions", "twitter_subset", "split", "split_seed"),
-        *("cv_folds", "cv_fold", "folds", "balance", "balance_splits", "min_per_attribute", "max_pixels"),
-        *("variant", "weights", "image_size", "glove", "oov", "detector_query", "detector", "hidden_dim"),
-        *("seed", "preset", "iterations_per_epoch", "max_epochs", "patience", "batch_size", "lr", "momentum"),
-        *("device", "amp"),
-    }
-)
+#: ``prepare``, the schedule through the same ``train_epochs`` (tests/test_multi.py and
+#: tests/test_stacked_runs.py compare it with ``fit``).
+STACKED_KEYS = frozenset(f.name for name in OUTCOME_SECTIONS for f in fields(SECTIONS[name])) - FIT_ONLY_KEYS
 
 
 def stack_refusal(config: RunConfig) -> str | None:
@@ -503,8 +477,8 @@ def run_stack(configs: list[RunConfig], progress: bool = True, write: bool = Tru
 def run_many(
     configs: list[RunConfig], force: bool = False, progress: bool = True, log=print, sequential: bool | None = None
 ) -> list[dict[str, Any]]:
-    """The results of ``configs``, in their order: result files reused as ``run_or_reuse`` reuses
-    them, the other runs trained in the groups of ``plan_stacks`` (``sequential`` as there)."""
+    """The results of ``configs``, in their order: each one's result file where it is ``reusable``,
+    the other runs trained in the groups of ``plan_stacks`` (``sequential`` as there)."""
     results: list[dict[str, Any] | None] = [reusable(config, force, log) for config in configs]
     todo = [i for i, saved in enumerate(results) if saved is None]
     done = len(configs) - len(todo)

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from visent import distributed, precision
 from visent.atomic import atomic_write
-from visent.backbone import FINETUNE_BLOCKS, device_trunk, output_shape, uses_compile
+from visent.backbone import device_trunk, get_backbone, output_shape, uses_compile
 from visent.config import ConfigError, RunConfig, locate_paths, run_folder_of
 from visent.data.decode import choose_decoder, image_batches
 from visent.data.images import load_image
@@ -262,7 +262,7 @@ class Predictor:
         self.device = distributed.resolve_device(config.device)
         precision.check(config.amp, self.device)
         self.weights = weights_for(config)
-        self.layer = FINETUNE_BLOCKS[config.finetune]
+        self.layer = get_backbone(config.backbone).finetune[config.finetune]
         source = self.variant.attribute_source
         if source is not None and source not in NEW_QUERIES:
             usable = [name for name, v in VARIANTS.items() if v.attribute_source in (None, *NEW_QUERIES)]
@@ -276,7 +276,8 @@ class Predictor:
             saved = config.detector or checkpoint.with_name(f"{config.run_id}-detector.pt")
             self.detector = AttributeDetector.load(saved)
         word_dim = None if self.vectors is None else self.vectors.dim
-        self.model = model_of(config, self.weights, output_shape(self.weights.transform.size)[1], word_dim)
+        region_dim = output_shape(self.weights.transform.size, backbone=config.backbone)[1]
+        self.model = model_of(config, self.weights, region_dim, word_dim)
         try:
             self.model.load_state_dict(state["best_state"])
         except RuntimeError as err:

@@ -16,7 +16,7 @@ from visent.backbone.errors import BackboneInputError, PreprocessSpecError, prev
 
 #: The entry of a weights file that records its preprocessing (``Preprocess.describe()``).
 PREPROCESS_KEY = "visent_preprocess"
-#: VGG-16's ImageNet input side in pixels: a 14 x 14 conv5_3 grid.
+#: The ImageNet input side of the backbones' weights, in pixels: a 14 x 14 conv5_3 grid for VGG-16.
 DEFAULT_SIZE = 224
 
 _FIXED_PREPROCESS = {
@@ -47,7 +47,7 @@ class Preprocess:
             raise PreprocessSpecError(f"std and scale must be positive; got std={self.std}, scale={self.scale}")
         if len(self.size) != 2 or min(self.size) < 32:
             raise PreprocessSpecError(
-                f"size must be (height, width), each >= 32 (VGG-16 downsamples 16x); got {self.size}"
+                f"size must be (height, width), each >= 32 (the backbones downsample 16x or more); got {self.size}"
             )
 
     @classmethod

@@ -1,34 +1,29 @@
-"""VGG-16 up to conv5_3 + ReLU, its trainable last block, and the state dicts that fill them.
+"""The trunk of a backbone (:mod:`visent.backbone.architecture`) loaded with its weights, the part
+``--finetune`` trains, and the state dicts that fill them.
 
-The paper describes every image by VGG-16's conv5_3 map: at 224 x 224 input a 14 x 14 grid of
-512-d vectors, the 196 regions ``V_i`` of eq. (1). The trunk is fully convolutional, so the grid
-follows the input size (448 px: 28 x 28 = 784 regions); :func:`output_shape` says which.
+The regions ``V_i`` of eq. (1) are the trunk's last map, ``(B, C, rows, columns)`` flattened row by
+row (:func:`to_regions`): VGG-16 conv5_3 at 224 x 224 input is a 14 x 14 grid of 512-d vectors; the
+grid follows the input size (448 px: 28 x 28 = 784 regions), :func:`output_shape` says which.
 
-Fine-tuning cuts the trunk in two: the frozen part up to pool4 runs once into the feature cache,
-and block 5 (conv5_1 .. conv5_3) trains with the head from that cache (:data:`FINETUNE_BLOCKS`).
+Fine-tuning cuts the trunk in two: the frozen part up to the cut runs once into the feature cache,
+and the part after it trains with the head from that cache (VGG-16: pool4, then block 5).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
-import torchvision
 from torch import Tensor, nn
 
 from visent.atomic import atomic_write
+from visent.backbone.architecture import BACKBONES, DEFAULT_BACKBONE, get_backbone, skeleton_state
 from visent.backbone.errors import BackboneInputError, WeightsFileError, preview
 from visent.backbone.preprocess import PREPROCESS_KEY, Preprocess
-from visent.backbone.weights import DEFAULT_WEIGHTS, Weights, get_weights
+from visent.backbone.weights import Weights, get_weights
 
-TRUNK_LAYERS = 30  # vgg16().features[:30]: 13 convs and their ReLUs, 4 max-pools, no pool after conv5_3
-#: Where the trunk may end, by the name of its last layer's output: ``vgg16().features[:n]``.
-LAYER_ENDS = {"pool4": 24, "conv5_3": TRUNK_LAYERS}
-#: ``--finetune`` choices: the block that training updates -> the layer whose output the cache holds.
-FINETUNE_BLOCKS = {"none": "conv5_3", "conv5": "pool4"}
 #: ``compile`` choices of :func:`device_trunk`; ``auto`` compiles on CUDA only, for long extractions.
 COMPILE_MODES = ("auto", "on", "off")
 #: Fewest images for which ``compile="auto"`` compiles: compiling costs tens of seconds once, which a
@@ -36,57 +31,46 @@ COMPILE_MODES = ("auto", "on", "off")
 COMPILE_MIN_IMAGES = 20_000
 
 
-def trunk_skeleton() -> nn.Sequential:
-    # On the meta device: the layout of torchvision's trunk without allocating VGG-16's 138M parameters.
-    with torch.device("meta"):
-        return torchvision.models.vgg16(weights=None).features[:TRUNK_LAYERS]
-
-
-@functools.cache
-def trunk_shapes() -> dict[str, torch.Size]:
-    """Key -> shape of every trunk parameter, in torchvision's order."""
-    return {key: tensor.shape for key, tensor in trunk_skeleton().state_dict().items()}
-
-
-def validate_trunk(state: Mapping[str, Any], source: str) -> dict[str, Tensor]:
-    expected = trunk_shapes()
+def validate_trunk(state: Mapping[str, Any], source: str, backbone: str = DEFAULT_BACKBONE) -> dict[str, Tensor]:
+    """``state`` checked against the trunk of ``backbone``: same keys, shapes and kinds of tensor;
+    floating-point entries as float32."""
+    arch = get_backbone(backbone)
+    expected = skeleton_state(arch.name)
     missing, unexpected = expected.keys() - state.keys(), state.keys() - expected.keys()
     if missing or unexpected:
+        first, last = next(iter(expected)), list(expected)[-1]
+        other = [n for n in BACKBONES if n != arch.name and trunk_keys(state, n).keys() == skeleton_state(n).keys()]
+        hint = f"; they are the keys of {other[0]}: add --backbone {other[0]}" if other else ""
         raise WeightsFileError(
-            f"{source}: not a VGG-16 conv trunk state dict (missing: {preview(missing) or 'none'};"
-            f" unexpected: {preview(unexpected) or 'none'}); expected keys '0.weight' ... '28.bias'"
-            " of torchvision vgg16().features[:30], or a full torchvision vgg16 state dict ('features.N.weight')"
+            f"{source}: not a {arch.title} trunk state dict (missing: {preview(missing) or 'none'};"
+            f" unexpected: {preview(unexpected) or 'none'}); expected keys {first!r} ... {last!r} of the"
+            f" {arch.name} trunk, or a full torchvision {arch.name} state dict{hint}"
         )
-    for key, shape in expected.items():
+    out = {}
+    for key, (shape, dtype) in expected.items():
         tensor = state[key]
-        if not isinstance(tensor, Tensor) or not tensor.is_floating_point():
+        floating = dtype.is_floating_point
+        if not isinstance(tensor, Tensor) or tensor.is_floating_point() != floating:
             found = tensor.dtype if isinstance(tensor, Tensor) else type(tensor).__name__
-            raise WeightsFileError(f"{source}: {key} must be a floating-point tensor, got {found}")
+            kind = "a floating-point" if floating else f"an integer ({dtype})"
+            raise WeightsFileError(f"{source}: {key} must be {kind} tensor, got {found}")
         if tensor.shape != shape:
-            raise WeightsFileError(f"{source}: {key} has shape {tuple(tensor.shape)}, VGG-16 needs {tuple(shape)}")
-    return {key: state[key].to(torch.float32).contiguous() for key in expected}
+            raise WeightsFileError(
+                f"{source}: {key} has shape {tuple(tensor.shape)}, {arch.title} needs {tuple(shape)}"
+            )
+        out[key] = (tensor.to(torch.float32) if floating else tensor.to(dtype)).contiguous()
+    return out
 
 
-def trunk_keys(state: Mapping[str, Any]) -> dict[str, Any]:
-    """Map a full torchvision vgg16 state dict ("features.N.weight") onto trunk keys ("N.weight")."""
-    if not any(key.startswith("features.") for key in state):
-        return dict(state)
-    # classifier.* is VGG-16's fully connected head, which the conv5_3 trunk never uses.
-    # Other keys pass through unchanged, so _validate_trunk reports them as unexpected.
-    return {key.removeprefix("features."): value for key, value in state.items() if not key.startswith("classifier.")}
+def trunk_keys(state: Mapping[str, Any], backbone: str = DEFAULT_BACKBONE) -> dict[str, Any]:
+    """Map a full torchvision state dict, or a :class:`Trunk`'s (``"features.N.weight"``), onto trunk keys."""
+    heads = get_backbone(backbone).head_prefixes
+    # Other keys pass through unchanged, so validate_trunk reports them as unexpected.
+    return {key.removeprefix("features."): value for key, value in state.items() if not key.startswith(heads)}
 
 
-def output_shape(size: tuple[int, int], layer: str = "conv5_3") -> tuple[int, int, tuple[int, int]]:
-    """``(regions, channels, (rows, columns))`` of the ``layer`` map of a ``(height, width)`` input."""
-    layers = trunk_skeleton()[: LAYER_ENDS[layer]]
-    stride = 2 ** sum(isinstance(m, nn.MaxPool2d) for m in layers)
-    channels = [m.out_channels for m in layers if isinstance(m, nn.Conv2d)][-1]
-    grid = (size[0] // stride, size[1] // stride)
-    return grid[0] * grid[1], int(channels), grid
-
-
-def read_state_file(path: Path) -> tuple[dict[str, Tensor], Preprocess | None]:
-    """Read a weights file: the validated trunk state dict and its ``visent_preprocess``, if any."""
+def read_state_file(path: Path, backbone: str = DEFAULT_BACKBONE) -> tuple[dict[str, Tensor], Preprocess | None]:
+    """Read a weights file of ``backbone``: the validated trunk state dict and its ``visent_preprocess``, if any."""
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load fails in many ways (pickle, zip, EOF); all mean the same here
@@ -101,7 +85,7 @@ def read_state_file(path: Path) -> tuple[dict[str, Tensor], Preprocess | None]:
     state = dict(payload)
     entry = state.pop(PREPROCESS_KEY, None)
     preprocess = None if entry is None else Preprocess.from_dict(entry, source=str(path))
-    return validate_trunk(trunk_keys(state), str(path)), preprocess
+    return validate_trunk(trunk_keys(state, backbone), str(path), backbone), preprocess
 
 
 def save_weights_file(path: str | Path, state: Mapping[str, Tensor], preprocess: Preprocess | None = None) -> Path:
@@ -120,50 +104,54 @@ def to_regions(fmap: Tensor) -> Tensor:
     return fmap.flatten(2).transpose(1, 2).contiguous()  # (B, 196, 512) at 224x224
 
 
-def _loaded_trunk(weights: Weights) -> nn.Sequential:
-    features = trunk_skeleton()
-    features.to_empty(device="cpu")
-    features.load_state_dict(weights.state_dict(), strict=True)
-    return features
+def _loaded_trunk(weights: Weights) -> nn.Module:
+    """The whole trunk of ``weights``' backbone at their input size, filled with their values."""
+    arch = get_backbone(weights.backbone)
+    size = weights.transform.size
+    with torch.device("meta"):  # the layout without allocating (VGG-16 alone has 138M parameters)
+        trunk = arch.build(size)
+    trunk.to_empty(device="cpu")
+    trunk.load_state_dict(arch.adapt(weights.state_dict(), size), strict=True)
+    return trunk
 
 
-def finetune_block(weights: Weights | str, block: str) -> nn.Sequential:
+def finetune_block(weights: Weights | str, block: str) -> nn.Module:
     """The trunk's layers after the cut of ``--finetune block``, with ``weights``' values and
-    trainable: for ``"conv5"``, conv5_1 .. conv5_3 and their ReLUs, ``(B, 512, 14, 14)`` pool4 maps in."""
-    if block not in FINETUNE_BLOCKS or block == "none":
-        raise ValueError(f"no trainable block {block!r}; choose one of {[b for b in FINETUNE_BLOCKS if b != 'none']}")
-    features = _loaded_trunk(get_weights(weights) if isinstance(weights, str) else weights)
-    return features[LAYER_ENDS[FINETUNE_BLOCKS[block]] : TRUNK_LAYERS].requires_grad_(True)
+    trainable: VGG-16's ``"conv5"`` is conv5_1 .. conv5_3 and their ReLUs, ``(B, 512, 14, 14)`` pool4 maps in."""
+    weights = get_weights(weights) if isinstance(weights, str) else weights
+    arch = get_backbone(weights.backbone)
+    blocks = [b for b in arch.finetune if b != "none"]
+    if block not in blocks:
+        raise ValueError(f"{arch.name} has no trainable block {block!r}; choose one of {blocks}")
+    return arch.cut(_loaded_trunk(weights), arch.finetune[block], None).requires_grad_(True)
 
 
-class VGG16Conv53(nn.Module):
-    """VGG-16 up to conv5_3 + ReLU: ``(B, 3, 224, 224)`` -> ``(B, 512, 14, 14)``.
+class Trunk(nn.Module):
+    """A backbone's trunk with its weights: normalised images ``(B, 3, H, W)`` -> its last map
+    ``(B, C, rows, columns)`` (VGG-16 at 224 px: conv5_3 after ReLU, ``(B, 512, 14, 14)``).
 
-    Fully convolutional, so other input sizes give ``(B, 512, H // 16, W // 16)``. ``until``
-    stops earlier (``"pool4"``: the input of block 5, the cache of a fine-tuned run). Frozen and in
-    eval mode unless ``trainable``; the features are ``torchvision.models.vgg16().features[:30]``,
-    so ``state_dict()`` keys are ``"features.N.weight"`` and load back as ``file:`` weights.
+    ``until`` stops earlier (VGG-16's ``"pool4"``: the input of block 5, the cache of a fine-tuned
+    run). Frozen and in eval mode unless ``trainable``; ``state_dict()`` keys are the torchvision
+    network's behind ``"features."`` and load back as ``file:`` weights.
     """
 
     to_regions = staticmethod(to_regions)
 
-    def __init__(
-        self, weights: Weights | str = DEFAULT_WEIGHTS, *, trainable: bool = False, until: str = "conv5_3"
-    ) -> None:
+    def __init__(self, weights: Weights | str, *, trainable: bool = False, until: str | None = None) -> None:
         super().__init__()
-        if until not in LAYER_ENDS:
-            raise ValueError(f"until={until!r}: the trunk can end at {list(LAYER_ENDS)}")
         self.weights = get_weights(weights) if isinstance(weights, str) else weights
-        self.features = _loaded_trunk(self.weights)[: LAYER_ENDS[until]]
+        arch = get_backbone(self.weights.backbone)
+        if until is not None and until not in arch.layers:
+            raise ValueError(f"until={until!r}: the {arch.name} trunk can end at {list(arch.layers)}")
+        self.features = arch.cut(_loaded_trunk(self.weights), None, until)
         self.requires_grad_(trainable)
         self.eval()
 
     def forward(self, images: Tensor) -> Tensor:
-        """Normalised images ``(B, 3, H, W)`` float -> conv5_3 after ReLU ``(B, 512, H/16, W/16)``
-        (or the ``until`` layer's map)."""
+        """Normalised images ``(B, 3, H, W)`` float -> the ``until`` layer's map ``(B, C, rows, columns)``."""
         if images.ndim != 4 or images.shape[1] != 3 or not images.is_floating_point():
             raise BackboneInputError(
-                "VGG16Conv53 needs float images (B, 3, H, W) from weights.transform;"
+                "the trunk needs float images (B, 3, H, W) from weights.transform;"
                 f" got {images.dtype} {tuple(images.shape)}"
             )
         return self.features(images)
@@ -191,10 +179,10 @@ class _OneShapeCompiled(nn.Module):
         return self.compiled(images) if len(images) == self.batch else self.eager(images)
 
 
-def device_trunk(weights: Weights, device: torch.device, compile: bool = False, until: str = "conv5_3") -> nn.Module:
+def device_trunk(weights: Weights, device: torch.device, compile: bool = False, until: str | None = None) -> nn.Module:
     """The frozen trunk up to ``until`` on ``device``: channels_last on CUDA (where cuDNN's bf16
     kernels want it), compiled if asked."""
-    trunk: nn.Module = VGG16Conv53(weights, until=until).to(device)
+    trunk: nn.Module = Trunk(weights, until=until).to(device)
     if device.type == "cuda":
         trunk = trunk.to(memory_format=torch.channels_last)
     return _OneShapeCompiled(trunk) if compile else trunk

@@ -24,7 +24,7 @@ class FineTuned(nn.Module):
     so a checkpoint carries the fine-tuned block to evaluation and to the attention maps.
     """
 
-    def __init__(self, block: nn.Sequential, head: nn.Module) -> None:
+    def __init__(self, block: nn.Module, head: nn.Module) -> None:
         super().__init__()
         self.block = block
         self.head = head

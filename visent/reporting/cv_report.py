@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from visent.backbone import FINETUNE_BLOCKS
+from visent.backbone import finetune_choices
 from visent.config import run_label
 from visent.model import VARIANTS
 from visent.reporting import stats
@@ -63,7 +63,7 @@ def fold_frame(runs: list[dict[str, Any]]) -> pd.DataFrame:
 
 def fine_tuned_of(variant: str) -> list[str]:
     """The labels of ``variant`` with each trainable block."""
-    return [run_label(variant, block) for block in FINETUNE_BLOCKS if block != "none"]
+    return [run_label(variant, block) for block in finetune_choices() if block != "none"]
 
 
 def _ordered_variants(frame: pd.DataFrame) -> list[str]:

@@ -13,9 +13,20 @@ the whole image to a square without cropping, so relative coordinates map linear
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from visent.data.table import CLASS_NAMES
+
+
+@dataclass
+class Evaluation:
+    """Metrics of one split, with the class probabilities ``(n, C)`` and attention ``(n, N)`` behind them."""
+
+    metrics: dict
+    probs: np.ndarray
+    o: np.ndarray | None
 
 
 def grid_side(n_regions: int) -> int:

@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from visent import precision
-from visent.backbone import FINETUNE_BLOCKS
+from visent.backbone import get_backbone
 from visent.data.table import SPLIT_NAMES
 from visent.model import VARIANTS
 from visent.reporting.results import env_info
 
 if TYPE_CHECKING:
     from visent.config import RunConfig
-    from visent.pipeline import Evaluation, Prepared
-    from visent.training.train import TrainOutcome
+    from visent.reporting.evaluate import Evaluation
+    from visent.training.train import Prepared, TrainOutcome
 
 import numpy as np
 
@@ -123,8 +123,9 @@ def build_result(
             "weights": prepared.weights.describe(),
             "transform": prepared.weights.transform.describe(),
             "cache": str(prepared.cache.root),
-            # frozen: the head reads conv5_3; fine-tuned: the cache holds pool4 and block 5 trains
-            "cached_layer": FINETUNE_BLOCKS[config.finetune],
+            # frozen: the head reads the regions' layer (conv5_3); fine-tuned: the cache holds the layer
+            # before the trained block (pool4, and VGG-16's block 5 trains)
+            "cached_layer": get_backbone(config.backbone).finetune[config.finetune],
             "trained_block": None if config.finetune == "none" else config.finetune,
         },
         "embeddings": prepared.vectors.describe() if prepared.vectors else None,

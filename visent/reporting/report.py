@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from visent.backbone import DEFAULT_BACKBONE, get_backbone
 from visent.config import PRESETS, default_of
 from visent.data.layouts import LAYOUTS
 from visent.data.ontology import load_ontology
@@ -731,6 +732,12 @@ TWITTER_BEGIN = (
 TWITTER_END = "<!-- /twitter-table -->"
 
 
+def backbones_phrase(runs: list[dict[str, Any]]) -> str:
+    """The backbones of ``runs`` as the results record them: ``VGG-16 conv5_3 (oxford-imagenet)``."""
+    used = sorted({(r["config"].get("backbone", DEFAULT_BACKBONE), r["backbone"]["weights"]["id"]) for r in runs})
+    return ", ".join(f"{get_backbone(b).title} {get_backbone(b).region_layer} ({w})" for b, w in used)
+
+
 def twitter_readme_snippet(results: list[dict[str, Any]]) -> str:
     """The README's Twitter I table: accuracy per variant and subset, mean ± sd over the folds."""
     runs = cv_report.cv_runs(results)
@@ -739,9 +746,7 @@ def twitter_readme_snippet(results: list[dict[str, Any]]) -> str:
     envs = [r["env"] for r in runs]
     table = markdown_table(cv_report.accuracy_table(cv_report.fold_frame(runs)))
     tuned = any(r["config"].get("finetune", "none") != "none" for r in runs)
-    backbone = "VGG-16 conv5_3 (oxford-imagenet), frozen" + (
-        ", or block 5 fine-tuned in the `-ft-` rows" if tuned else ""
-    )
+    backbone = backbones_phrase(runs) + ", frozen" + (", or block 5 fine-tuned in the `-ft-` rows" if tuned else "")
     return (
         f"{table}\n\nTest accuracy, mean ± sd over the 5 published folds of Campos et al. (2017), each fold the mean "
         f"over its seeds; {backbone}, `{runs[0]['config']['preset']}` preset with "

