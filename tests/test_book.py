@@ -1,7 +1,7 @@
 """Specification of the book: it builds warning-free and offline, and its pages render as a reader sees them.
 
 The book is built once per module into a temporary copy of its sources (``_config.yml``,
-``_toc.yml``, the folders the table of contents names, and the MathJax copy that
+``_toc.yml``, the folders the table of contents names, ``visent/`` for the literalincludes, and the MathJax copy that
 ``make mathjax`` puts in ``_build/mathjax``), with snippets generated from the repository's
 ``results/``. Headless Chromium then renders pages, which is the only way to see MathJax's output.
 """
@@ -77,8 +77,11 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> Book:
     source = tmp_path_factory.mktemp("book")
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(REPO / name, source / name)
-    for top in sorted({Path(f).parts[0] for f in _toc_files()}):
-        shutil.copytree(REPO / top, source / top, ignore=shutil.ignore_patterns("_generated", ".ipynb_checkpoints"))
+    # The chapters' literalincludes show the package's own files.
+    for top in sorted({Path(f).parts[0] for f in _toc_files()} | {"visent"}):
+        shutil.copytree(
+            REPO / top, source / top, ignore=shutil.ignore_patterns("_generated", ".ipynb_checkpoints", "__pycache__")
+        )
     shutil.copytree(MATHJAX.parents[1], source / "_build" / "mathjax")
     write_includes(REPO / "results", source / "book" / "_generated", ONTOLOGY, published=REPO / PUBLISHED)
     jupyter_book = Path(sys.executable).parent / "jupyter-book"

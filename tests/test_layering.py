@@ -28,7 +28,7 @@ def module_name(path: Path) -> str:
 
 
 def unit_of(module: str) -> str:
-    """``visent.data.layouts.vso`` -> ``data``; the package itself (``__version__``) -> ``visent``."""
+    """``visent.data.layouts.vso`` -> ``data``; the package itself (its ``visent.load``) -> ``visent``."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else "visent"
 

@@ -24,8 +24,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 from tqdm import tqdm
 
-from visent import __version__
 from visent.data.ontology import write_vso_ontology
+from visent.version import __version__
 
 __all__ = [
     "DEFAULT_ADJECTIVES",

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-import visent
 from visent.atomic import atomic_write
+from visent.version import __version__
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,7 +30,7 @@ OUTPUT_DIRS = ("results", "book/_generated")
 def git_commit(repo: str | Path | None = None) -> dict[str, Any]:
     """The commit of the code that ran, and whether the tree had uncommitted changes outside
     ``OUTPUT_DIRS`` (otherwise a run would call its own code dirty as soon as a result was written)."""
-    cwd = Path(repo) if repo else Path(visent.__file__).resolve().parent
+    cwd = Path(repo) if repo else Path(__file__).resolve().parents[1]
     pathspec = [":(top)", *(f":(top,exclude){folder}" for folder in OUTPUT_DIRS)]
     try:
         sha = subprocess.run(
@@ -55,7 +55,7 @@ def env_info(device: str | None = None) -> dict[str, Any]:
 
     cuda = torch.cuda.is_available()
     return {
-        "visent": visent.__version__,
+        "visent": __version__,
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
