@@ -29,7 +29,7 @@ from visent.data.splits import GIVEN, assign_splits, balance, find_duplicates
 from visent.data.table import CLASS_NAMES, SPLIT_NAMES, Dataset
 from visent.features import ConcatCache, FeatureCache, RegionCache, RowView, extract_features
 from visent.model import VARIANTS, LinearProbe
-from visent.model.embeddings import load_glove
+from visent.model.embeddings import WordVectors, load_glove
 from visent.model.finetune import FineTuned
 from visent.model.queries import QUERY_SOURCES, QueryInputs
 from visent.reporting.evaluate import Evaluation, classification_metrics, localisation_metrics
@@ -257,24 +257,30 @@ def prepare(config: RunConfig, device: torch.device, progress: bool = True) -> P
     vectors, queries = None, None
     if source is not None:
         vectors = load_glove(config.glove)
-        queries, keep = QUERY_SOURCES[source].compute(
-            QueryInputs(
-                dataset,
-                rows,
-                vectors,
-                config.seed,
-                oov=config.oov,
-                cache=cache,
-                detector=config.detector,
-                detector_query=config.detector_query,
-                detector_out=Path(config.checkpoint_dir) / f"{config.run_id}-detector.pt",
-                text_weighting=config.text_weighting,
-            )
-        )
+        queries, keep = QUERY_SOURCES[source].compute(query_inputs(config, dataset, rows, vectors, cache))
         rows = {name: r[keep[r]] for name, r in rows.items()}
         _check_nonempty(dataset, rows)
     labels = dataset.samples["label"].to_numpy().astype(np.int64)
     return Prepared(dataset, weights, cache, TrainData(cache, labels, rows, queries), vectors)
+
+
+def query_inputs(
+    config: RunConfig, dataset: Dataset, rows: dict[str, np.ndarray], vectors: WordVectors, cache: RegionCache
+) -> QueryInputs:
+    """What every query source reads for this run (a notebook computes other sources' queries of
+    the same images with it)."""
+    return QueryInputs(
+        dataset,
+        rows,
+        vectors,
+        config.seed,
+        oov=config.oov,
+        cache=cache,
+        detector=config.detector,
+        detector_query=config.detector_query,
+        detector_out=Path(config.checkpoint_dir) / f"{config.run_id}-detector.pt",
+        text_weighting=config.text_weighting,
+    )
 
 
 def model_for(config: RunConfig, prepared: Prepared) -> torch.nn.Module:
