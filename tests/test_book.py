@@ -320,17 +320,23 @@ window.addEventListener("load", () => {
 </script>"""
 
 
+def _probed_layout(chromium: Path, profile: Path, page: Path, probe: str, window: str) -> dict:
+    """What ``probe`` (a script that writes JSON into ``<pre id="layout-probe">``) measured on ``page``
+    as Chromium lays it out; {} when the probe wrote nothing."""
+    probed = page.with_name(f"{page.stem}_probed.html")  # beside the page: same relative links
+    probed.write_text(page.read_text().replace("</body>", probe + "</body>"))
+    dom = _chromium(chromium, profile, window, "--dump-dom", probed.as_uri()).stdout
+    found = re.search(r'<pre id="layout-probe"[^>]*>(.*?)</pre>', dom, re.S)
+    return json.loads(html.unescape(found.group(1))) if found else {}
+
+
 def test_the_training_notebook_page_opens_with_its_story_not_its_setup_code(book, chromium, tmp_path):
     page = book.html / "notebooks" / "04_training.html"
-    probed = page.with_name("04_training_probed.html")  # beside the page: same relative links
-    probed.write_text(page.read_text().replace("</body>", LAYOUT_PROBE + "</body>"))
     png, window = tmp_path / "page.png", "--window-size=1280,2000"
 
     _chromium(chromium, tmp_path / "profile", f"--screenshot={png}", window, page.as_uri())
     dom = _chromium(chromium, tmp_path / "profile", window, "--dump-dom", page.as_uri()).stdout
-    probed_dom = _chromium(chromium, tmp_path / "profile", window, "--dump-dom", probed.as_uri()).stdout
-    probe = re.search(r'<pre id="layout-probe"[^>]*>(.*?)</pre>', probed_dom, re.S)
-    layout = json.loads(html.unescape(probe.group(1))) if probe else {"blocks": []}
+    layout = _probed_layout(chromium, tmp_path / "profile", page, LAYOUT_PROBE, window) or {"blocks": []}
     blocks = layout["blocks"]
     shown = [block for block in blocks if block["shown"]]
     cells = re.findall(r'<div class="cell( [^"]*)"', dom)  # the classes of each notebook cell
@@ -378,14 +384,10 @@ window.addEventListener("load", () => {
 
 def test_the_front_page_shows_its_findings_and_their_figure_above_the_fold(book, chromium, tmp_path):
     page = book.html / "book" / "intro.html"
-    probed = page.with_name("intro_probed.html")  # beside the page: same relative links
-    probed.write_text(page.read_text().replace("</body>", FRONT_PROBE + "</body>"))
     window, png = f"--window-size={FOLD},{FOLD}", tmp_path / "front.png"
 
     _chromium(chromium, tmp_path / "profile", f"--screenshot={png}", window, page.as_uri())
-    dom = _chromium(chromium, tmp_path / "profile", window, "--dump-dom", probed.as_uri()).stdout
-    probe = re.search(r'<pre id="layout-probe"[^>]*>(.*?)</pre>', dom, re.S)
-    layout = json.loads(html.unescape(probe.group(1))) if probe else {}
+    layout = _probed_layout(chromium, tmp_path / "profile", page, FRONT_PROBE, window)
 
     findings, figure = layout.get("findings"), layout.get("figure")
     assert findings and figure, f"the findings or their figure are missing from the front page: {layout}"

@@ -25,6 +25,12 @@ def _twitter(root, n=20):
     return root
 
 
+def _out_flags(tmp_path) -> list[str]:
+    """The feature cache, results and checkpoints of a test's runs, each in the test's own folder."""
+    folders = {"cache": "c", "results": "r", "checkpoint": "k"}
+    return [arg for name, sub in folders.items() for arg in (f"--{name}-dir", str(tmp_path / sub))]
+
+
 def test_reproduce_reruns_each_result_and_names_every_differing_metric(tmp_path, capsys):
     root = _twitter(tmp_path / "tw")
     flags = [
@@ -44,12 +50,7 @@ def test_reproduce_reruns_each_result_and_names_every_differing_metric(tmp_path,
         "2",
         "--batch-size",
         "4",
-        "--cache-dir",
-        str(tmp_path / "c"),
-        "--results-dir",
-        str(tmp_path / "r"),
-        "--checkpoint-dir",
-        str(tmp_path / "k"),
+        *_out_flags(tmp_path),
         "--quiet",
         "--no-index-cache",
     ]
@@ -96,12 +97,7 @@ def test_reproduce_skips_runs_whose_data_is_absent_and_says_where(tmp_path, caps
                 "random",
                 "--cv-folds",
                 "2",
-                "--cache-dir",
-                str(tmp_path / "c"),
-                "--results-dir",
-                str(tmp_path / "r"),
-                "--checkpoint-dir",
-                str(tmp_path / "k"),
+                *_out_flags(tmp_path),
                 "--quiet",
                 "--no-index-cache",
             ]
@@ -147,14 +143,7 @@ def test_an_fp32_result_of_an_avx2_cpu_reproduces_identically_on_a_native_bf16_c
     monkeypatch.setattr(precision, "native_bf16", lambda: ())  # trained where auto is fp32
     flags = ["--dataset", "twitter", "--data-root", str(root), "--variant", "linear-probe", "--weights", "random"]
     flags += ["--image-size", "64", "--cv-folds", "2", "--quiet", "--no-index-cache"]
-    flags += [
-        "--cache-dir",
-        str(tmp_path / "c"),
-        "--results-dir",
-        str(tmp_path / "r"),
-        "--checkpoint-dir",
-        str(tmp_path / "k"),
-    ]
+    flags += _out_flags(tmp_path)
     assert main(["train", *flags]) == 0
     monkeypatch.setattr(precision, "native_bf16", lambda: ("AMX",))  # reproduced where auto is bf16
     assert precision.name("auto", torch.device("cpu")) == "bf16"
