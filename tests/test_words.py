@@ -121,3 +121,18 @@ def test_the_committed_verdict_follows_the_intervals_of_the_committed_results():
         assert f"`{a}` {c.verdict()} `{b}` on balanced accuracy ({c.points()} points" in chapter.verdict_text()
     beats = chapter.answers()["beats pooling"]
     assert ("does beat pooling" if beats else "does not beat pooling") in chapter.verdict_text()
+
+
+def test_make_twitter2_finetune_tunes_gap_and_the_word_steered_variant_the_committed_runs_choose():
+    import re
+    from pathlib import Path
+
+    from visent.reporting import cv_report
+    from visent.reporting.results import load_results
+
+    root = Path(__file__).resolve().parents[1]
+    runs = cv_report.cv_runs(load_results(root / "results" / "twitter2"), layout="twitter2")
+    if not runs:
+        pytest.skip("no committed Twitter II results")
+    chosen = re.search(r"^TWITTER2_FT_VARIANTS \?= (.*)$", (root / "mk" / "twitter.mk").read_text(), re.M)
+    assert chosen and chosen.group(1).split() == ["gap", WordsChapter(runs).best_word_steered()]

@@ -548,7 +548,7 @@ def twitter2_snippets(
         "twitter2_data.md": words.data_text(runs),
         "twitter2_weighting.md": words.weighting_text(runs),
         "twitter2_schedule.md": cv_report.schedule_text(runs),
-        "twitter2_table.md": f"{chapter.accuracy_text()}\n{line}\n",
+        "twitter2_table.md": f"{chapter.accuracy_text()}\n{chapter.finetune_choice_text()}\n{line}\n",
         "twitter2_contrasts.md": f"{contrasts}\n\n{line}\n",
         "twitter2_maps.md": chapter.maps_text(maps),
         "twitter2_verdict.md": chapter.verdict_text(),

@@ -247,11 +247,26 @@ class WordsChapter:
     def best_word_steered(self) -> str | None:
         """The word-steered variant with the higher mean validation accuracy over its frozen
         main-protocol runs: the one that is fine-tuned. None before both have run."""
+        means = self._validation_means()
+        return max(means, key=lambda v: means[v]) if len(means) == len(WORD_STEERED) else None
+
+    def _validation_means(self) -> dict[str, float]:
         models = self.models()
-        means = {v: [r["metrics"]["val_accuracy"] for r in models.get(self.label(v), [])] for v in WORD_STEERED}
-        if not all(means.values()):
-            return None
-        return max(WORD_STEERED, key=lambda v: float(np.mean(means[v])))
+        runs = {v: models.get(self.label(v), []) for v in WORD_STEERED}
+        return {v: float(np.mean([r["metrics"]["val_accuracy"] for r in rs])) for v, rs in runs.items() if rs}
+
+    def finetune_choice_text(self) -> str:
+        """Which word-steered variant the fine-tuned rows use, and the validation means that chose it."""
+        best = self.best_word_steered()
+        if best is None:
+            return ""
+        means = self._validation_means()
+        other = next(v for v in WORD_STEERED if v != best)
+        return (
+            f"The fine-tuned rows (`-ft-conv5`) are `gap` and the word-steered variant with the higher mean "
+            f"validation accuracy over its frozen runs, `{self.label(best)}` ({100 * means[best]:.1f}% against "
+            f"{100 * means[other]:.1f}% for `{self.label(other)}`).\n"
+        )
 
     @functools.cache  # noqa: B019 - one chapter per build; the contrasts are read by every snippet
     def contrasts(self) -> list[dict[str, Any]]:
@@ -400,9 +415,7 @@ class WordsChapter:
             return None
         photos = [e["path"] for e in panels[0][1]["attention_panel"][:MAP_PHOTOS]]
         try:
-            if not data_root:
-                raise ImageError("", "no data root")
-            images = [load_image(Path(data_root) / p) for p in photos]
+            images = [load_image(Path(data_root) / p) for p in photos] if data_root else []
         except (ImageError, OSError):
             images = []
         grid, titles, shown = [], [], []
